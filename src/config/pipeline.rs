@@ -1,0 +1,468 @@
+//! The validated pipeline: every value present, in its domain, and every path resolved.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::ConfigError;
+use super::raw::{RawKind, RawPipeline, RawSynthesize};
+use crate::storage::Location;
+
+/// A pipeline ready to plan.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Name of the pipeline.
+    pub name: String,
+    /// The pipeline file, for messages.
+    pub file: PathBuf,
+    /// The sensitive table.
+    pub source: SourceSpec,
+    /// Declared column metadata by name.
+    pub columns: BTreeMap<String, ColumnSpec>,
+    /// Budget and DP-SGD parameters.
+    pub privacy: PrivacySpec,
+    /// Model and optimisation.
+    pub training: TrainingSpec,
+    /// The synthetic table.
+    pub output: OutputSpec,
+    /// User SQL checks.
+    pub checks: Vec<CheckSpec>,
+    /// The linkage attack, when configured.
+    pub linkage: Option<LinkageSpec>,
+    /// Thresholds of built-in checks.
+    pub gate: GateSpec,
+    /// SHA-256 of the resolved pipeline.
+    pub config_hash: String,
+}
+
+/// `[source]`
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Where the Parquet data is.
+    pub location: Location,
+    /// SQL name of the real rows.
+    pub table: String,
+}
+
+/// Declared metadata of one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnSpec {
+    /// Learned within public bounds `(low, high)`; values outside are clamped.
+    Continuous {
+        /// public bounds, when declared
+        bounds: Option<(f64, f64)>,
+    },
+    /// Learned over a public list of values.
+    Categorical {
+        /// public categories, when declared
+        categories: Option<Vec<String>>,
+    },
+    /// Never learned; replaced or left out.
+    Identifier(IdentifierOutput),
+    /// Left out of training and release.
+    Drop,
+}
+
+/// What an identifier becomes in the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentifierOutput {
+    /// Made-up names.
+    FakeName,
+    /// Not released.
+    Drop,
+}
+
+/// `[privacy]`
+#[derive(Debug, Clone)]
+pub struct PrivacySpec {
+    /// Total epsilon.
+    pub epsilon: f64,
+    /// Delta.
+    pub delta: f64,
+    /// Clipping norm.
+    pub max_grad_norm: f64,
+    /// Share of epsilon for DP preprocessing.
+    pub preprocessing_share: f64,
+    /// Share of rows held out.
+    pub holdout_fraction: f64,
+}
+
+/// `[training]`
+#[derive(Debug, Clone)]
+pub struct TrainingSpec {
+    /// Expected passes over the train split.
+    pub epochs: f64,
+    /// Expected Poisson batch size.
+    pub batch_size: usize,
+    /// Generator hidden widths.
+    pub generator: Vec<usize>,
+    /// Discriminator hidden widths.
+    pub discriminator: Vec<usize>,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Discriminator steps per generator step.
+    pub discriminator_steps: usize,
+    /// Generator noise width.
+    pub latent_dim: usize,
+    /// Requested device.
+    pub device: String,
+    /// Seed of initialisation, split and sampling.
+    pub seed: u64,
+}
+
+/// `[output]`
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// Rows to generate.
+    pub rows: usize,
+    /// Release location.
+    pub location: Location,
+    /// Staging location.
+    pub staging: Location,
+}
+
+/// One user SQL check.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// Name.
+    pub name: String,
+    /// SQL returning one number.
+    pub sql: String,
+    /// Smallest passing value.
+    pub min: Option<f64>,
+    /// Largest passing value.
+    pub max: Option<f64>,
+}
+
+/// `[attack.linkage]`
+#[derive(Debug, Clone)]
+pub struct LinkageSpec {
+    /// Known column and the half-width of the range the attacker searches.
+    pub known: Vec<(String, f64)>,
+    /// Largest allowed risk.
+    pub max_risk: f64,
+}
+
+/// `[gate]`
+#[derive(Debug, Clone)]
+pub struct GateSpec {
+    /// Largest allowed exact-copy risk.
+    pub exact_copies_max_risk: f64,
+}
+
+struct Context<'a> {
+    file: &'a Path,
+}
+
+impl Context<'_> {
+    fn missing(&self, key: &str) -> ConfigError {
+        ConfigError::Missing {
+            path: self.file.to_owned(),
+            key: key.to_owned(),
+        }
+    }
+
+    fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.file.to_owned(),
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    fn fraction(&self, key: &str, value: Option<f64>, open_low: bool) -> Result<f64, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        let ok = if open_low {
+            value > 0.0 && value < 1.0
+        } else {
+            (0.0..1.0).contains(&value)
+        };
+        if !ok {
+            return Err(self.invalid(key, format!("{value} is not a fraction in [0, 1)")));
+        }
+        Ok(value)
+    }
+
+    fn positive(&self, key: &str, value: Option<f64>) -> Result<f64, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(self.invalid(key, format!("{value} is not a positive number")));
+        }
+        Ok(value)
+    }
+
+    fn count(&self, key: &str, value: Option<u64>) -> Result<usize, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        if value == 0 {
+            return Err(self.invalid(key, "must be at least 1"));
+        }
+        usize::try_from(value).map_err(|_| self.invalid(key, "too large"))
+    }
+
+    fn widths(&self, key: &str, value: Option<Vec<u64>>) -> Result<Vec<usize>, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        if value.is_empty() || value.iter().any(|&w| w == 0 || w > 65_536) {
+            return Err(self.invalid(key, "expected a non-empty list of widths from 1 to 65536"));
+        }
+        Ok(value.into_iter().map(|w| w as usize).collect())
+    }
+
+    fn location(
+        &self,
+        key: &str,
+        value: Option<String>,
+        base: &Path,
+    ) -> Result<Location, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        Location::parse(&value, base).map_err(|error| self.invalid(key, error.to_string()))
+    }
+}
+
+/// Checks every value of the merged pipeline and resolves its paths against `base_dir`.
+pub(super) fn validate(
+    raw: RawPipeline,
+    file: &Path,
+    base_dir: &Path,
+    config_hash: String,
+) -> Result<Pipeline, ConfigError> {
+    let cx = Context { file };
+
+    let name = raw.name.ok_or_else(|| cx.missing("name"))?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(cx.invalid("name", "use letters, digits, '-', '_' and '.'"));
+    }
+
+    let source = raw.source.unwrap_or_default();
+    let source = SourceSpec {
+        location: cx.location("source.url", source.url, base_dir)?,
+        table: source.table.unwrap_or_else(|| "source".to_owned()),
+    };
+    if !is_sql_identifier(&source.table)
+        || ["real", "holdout", "synthetic"].contains(&source.table.as_str())
+    {
+        return Err(cx.invalid(
+            "source.table",
+            "expected a lowercase SQL name other than real, holdout and synthetic",
+        ));
+    }
+
+    let mut columns = BTreeMap::new();
+    for (column, spec) in raw.columns {
+        columns.insert(column.clone(), column_spec(&cx, &column, spec)?);
+    }
+
+    let privacy = raw.privacy.unwrap_or_default();
+    let accountant = privacy.accountant.unwrap_or_else(|| "rdp".to_owned());
+    if accountant != "rdp" {
+        return Err(cx.invalid(
+            "privacy.accountant",
+            format!("`{accountant}` is not supported yet; the supported accountant is \"rdp\""),
+        ));
+    }
+    let privacy = PrivacySpec {
+        epsilon: cx.positive("privacy.epsilon", privacy.epsilon)?,
+        delta: cx.fraction("privacy.delta", privacy.delta, true)?,
+        max_grad_norm: cx.positive("privacy.max_grad_norm", privacy.max_grad_norm)?,
+        preprocessing_share: cx.fraction(
+            "privacy.preprocessing_share",
+            privacy.preprocessing_share,
+            false,
+        )?,
+        holdout_fraction: cx.fraction(
+            "privacy.holdout_fraction",
+            privacy.holdout_fraction,
+            true,
+        )?,
+    };
+
+    let training = raw.training.unwrap_or_default();
+    let device = training.device.unwrap_or_else(|| "auto".to_owned());
+    if !(device == "auto"
+        || device == "cpu"
+        || device
+            .strip_prefix("cuda:")
+            .is_some_and(|n| n.parse::<usize>().is_ok()))
+    {
+        return Err(cx.invalid(
+            "training.device",
+            format!("`{device}`: expected auto, cpu or cuda:N"),
+        ));
+    }
+    let learning_rate = cx.positive("training.learning_rate", training.learning_rate)?;
+    let training = TrainingSpec {
+        epochs: cx.positive("training.epochs", training.epochs)?,
+        batch_size: cx.count("training.batch_size", training.batch_size)?,
+        generator: cx.widths("training.generator", training.generator)?,
+        discriminator: cx.widths("training.discriminator", training.discriminator)?,
+        learning_rate,
+        discriminator_steps: cx
+            .count("training.discriminator_steps", training.discriminator_steps)?,
+        latent_dim: cx.count("training.latent_dim", training.latent_dim)?,
+        device,
+        seed: training.seed.ok_or_else(|| cx.missing("training.seed"))?,
+    };
+
+    let output = raw.output.unwrap_or_default();
+    let output = OutputSpec {
+        rows: cx.count("output.rows", output.rows)?,
+        location: cx.location("output.url", output.url, base_dir)?,
+        staging: cx.location("output.staging_url", output.staging_url, base_dir)?,
+    };
+    if output.staging.is_inside(&output.location) {
+        return Err(cx.invalid(
+            "output.staging_url",
+            "the staging location must not be inside output.url, which may be public",
+        ));
+    }
+
+    let checks = raw
+        .check
+        .into_iter()
+        .enumerate()
+        .map(|(index, check)| {
+            let key = |field: &str| format!("check[{index}].{field}");
+            let name = check.name.ok_or_else(|| cx.missing(&key("name")))?;
+            let sql = check.sql.ok_or_else(|| cx.missing(&key("sql")))?;
+            if check.min.is_none() && check.max.is_none() {
+                return Err(cx.invalid(&key("min"), "a check needs `min`, `max` or both"));
+            }
+            Ok(CheckSpec {
+                name,
+                sql,
+                min: check.min,
+                max: check.max,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let linkage = match raw.attack.and_then(|attack| attack.linkage) {
+        None => None,
+        Some(linkage) => {
+            let known = linkage
+                .known
+                .ok_or_else(|| cx.missing("attack.linkage.known"))?;
+            if known.is_empty() {
+                return Err(cx.invalid("attack.linkage.known", "name at least one column"));
+            }
+            for (column, width) in &known {
+                if !(*width > 0.0 && width.is_finite()) {
+                    return Err(cx.invalid(
+                        &format!("attack.linkage.known.{column}"),
+                        "the range half-width must be positive",
+                    ));
+                }
+            }
+            let max_risk = cx.fraction(
+                "attack.linkage.max_risk",
+                linkage.max_risk.or(Some(0.05)),
+                false,
+            )?;
+            Some(LinkageSpec {
+                known: known.into_iter().collect(),
+                max_risk,
+            })
+        }
+    };
+
+    let gate = raw.gate.unwrap_or_default();
+    let gate = GateSpec {
+        exact_copies_max_risk: cx.fraction(
+            "gate.exact_copies_max_risk",
+            gate.exact_copies_max_risk,
+            false,
+        )?,
+    };
+
+    Ok(Pipeline {
+        name,
+        file: file.to_owned(),
+        source,
+        columns,
+        privacy,
+        training,
+        output,
+        checks,
+        linkage,
+        gate,
+        config_hash,
+    })
+}
+
+fn column_spec(
+    cx: &Context<'_>,
+    column: &str,
+    spec: super::raw::RawColumn,
+) -> Result<ColumnSpec, ConfigError> {
+    let key = |field: &str| format!("columns.{column}.{field}");
+    let refuse_field = |present: bool, field: &str, kind: &str| {
+        if present {
+            Err(cx.invalid(
+                &key(field),
+                format!("`{field}` does not apply to kind \"{kind}\""),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    match spec.kind {
+        RawKind::Continuous => {
+            refuse_field(spec.categories.is_some(), "categories", "continuous")?;
+            refuse_field(spec.synthesize.is_some(), "synthesize", "continuous")?;
+            let bounds = match spec.bounds {
+                None => None,
+                Some(bounds) => match bounds.as_slice() {
+                    [low, high] if low.is_finite() && high.is_finite() && low < high => {
+                        Some((*low, *high))
+                    }
+                    _ => {
+                        return Err(
+                            cx.invalid(&key("bounds"), "expected [low, high] with low < high")
+                        );
+                    }
+                },
+            };
+            Ok(ColumnSpec::Continuous { bounds })
+        }
+        RawKind::Categorical => {
+            refuse_field(spec.bounds.is_some(), "bounds", "categorical")?;
+            refuse_field(spec.synthesize.is_some(), "synthesize", "categorical")?;
+            if let Some(categories) = &spec.categories {
+                let mut seen = std::collections::BTreeSet::new();
+                if categories.is_empty() || !categories.iter().all(|c| seen.insert(c)) {
+                    return Err(cx.invalid(
+                        &key("categories"),
+                        "expected a non-empty list without repeats",
+                    ));
+                }
+            }
+            Ok(ColumnSpec::Categorical {
+                categories: spec.categories,
+            })
+        }
+        RawKind::Identifier => {
+            refuse_field(spec.bounds.is_some(), "bounds", "identifier")?;
+            refuse_field(spec.categories.is_some(), "categories", "identifier")?;
+            Ok(ColumnSpec::Identifier(match spec.synthesize {
+                Some(RawSynthesize::FakeName) => IdentifierOutput::FakeName,
+                Some(RawSynthesize::Drop) | None => IdentifierOutput::Drop,
+            }))
+        }
+        RawKind::Drop => {
+            refuse_field(spec.bounds.is_some(), "bounds", "drop")?;
+            refuse_field(spec.categories.is_some(), "categories", "drop")?;
+            refuse_field(spec.synthesize.is_some(), "synthesize", "drop")?;
+            Ok(ColumnSpec::Drop)
+        }
+    }
+}
+
+fn is_sql_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}

@@ -1,0 +1,18 @@
+//! Privacy accounting and the randomness that privacy depends on.
+//!
+//! Guarantees:
+//! - every mechanism that reads real data is recorded in a [`PrivacyLedger`] before it runs, and
+//!   the ledger's epsilon is the composition of all of them;
+//! - the noise multiplier of DP-SGD is calibrated before training for the exact number of
+//!   planned steps, so the run never spends more than its target epsilon;
+//! - privacy noise and Poisson sampling draw from [`PrivacyRng`], a ChaCha20 generator seeded by
+//!   the operating system, never from the pipeline's seed.
+
+mod calibrate;
+mod ledger;
+mod noise;
+pub mod rdp;
+
+pub use calibrate::{PrivacyError, calibrate_noise_multiplier, dp_sgd_epsilon};
+pub use ledger::{Accountant, LedgerEntry, PrivacyLedger};
+pub use noise::PrivacyRng;

@@ -1,0 +1,305 @@
+//! `synthgate run`: the whole flow from source to gated release.
+//!
+//! Guarantees: the holdout split is drawn before anything is fitted and never trains; the run
+//! spends at most its planned epsilon and refuses to publish if the ledger says otherwise;
+//! nothing is written under the release location unless every check passed.
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use candle_core::Tensor;
+use datafusion::arrow::array::UInt32Array;
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::ParquetReadOptions;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha20Rng;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::gate::GateVerdict;
+use crate::model::{InitRng, select_device};
+use crate::plan::Plan;
+use crate::privacy::PrivacyLedger;
+use crate::report::{self, ManifestInput, PrivacySummary};
+use crate::storage::{self, StorageError};
+
+/// The outcome of a run that completed: released, or refused by the gate.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// the run id
+    pub run_id: String,
+    /// whether the release went out
+    pub released: bool,
+    /// the release folder, when released
+    pub release: Option<PathBuf>,
+    /// the staging folder, with report.json
+    pub staging: PathBuf,
+    /// names of failed checks
+    pub failed_checks: Vec<String>,
+    /// epsilon spent
+    pub epsilon: f64,
+    /// delta
+    pub delta: f64,
+    /// discriminator steps
+    pub steps: u64,
+    /// rows generated
+    pub rows: usize,
+    /// seconds of training
+    pub training_seconds: f64,
+    /// seconds of the whole run
+    pub total_seconds: f64,
+}
+
+/// A run id from the clock and four random hex digits: unique and sortable.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let stamp: String = report::rfc3339(now)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    format!("{stamp}-{:04x}", rand::random::<u16>())
+}
+
+fn check_run_id(plan: &Plan, run_id: &str) -> Result<(), Error> {
+    let valid = !run_id.is_empty()
+        && run_id.len() <= 128
+        && !run_id.starts_with('.')
+        && run_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !valid || run_id == "latest" {
+        return Err(Error::Plan {
+            path: plan.pipeline.file.clone(),
+            reason: format!("run id `{run_id}`: use letters, digits, '-', '_' and '.'"),
+        });
+    }
+    Ok(())
+}
+
+/// Runs the plan. `Ok` with `released: false` means the gate refused (exit 3).
+pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error> {
+    let started = Instant::now();
+    let pipeline = &plan.pipeline;
+    let run_id = run_id.unwrap_or_else(new_run_id);
+    check_run_id(&plan, &run_id)?;
+    let release_dir = pipeline.output.location.path().join(&run_id);
+    if release_dir.join("manifest.json").exists() {
+        return Err(StorageError::AlreadyReleased {
+            run_id,
+            path: release_dir,
+        }
+        .into());
+    }
+    let staging = pipeline
+        .output
+        .staging
+        .path()
+        .join(&pipeline.name)
+        .join(&run_id);
+    std::fs::create_dir_all(&staging).map_err(storage::io_error_of(&staging))?;
+    tracing::info!(run_id = %run_id, staging = %staging.display(), "run started");
+
+    let ctx = storage::session_context();
+    let batches = storage::read_source(&ctx, &plan.source).await?;
+    let table = concat_batches(&plan.source.schema, &batches)
+        .map_err(|e| Error::Internal(format!("cannot concatenate source batches: {e}")))?;
+    drop(batches);
+    let (train, holdout) = split(&table, plan.holdout_rows, pipeline.training.seed)?;
+    drop(table);
+    tracing::info!(
+        train_rows = train.num_rows(),
+        holdout_rows = holdout.num_rows(),
+        "source read and split"
+    );
+
+    let device = select_device(&pipeline.training.device)?;
+    let encoded = plan.codec.encode(&train)?;
+    let width = plan.codec.encoded_width();
+    let train_tensor = Tensor::from_vec(encoded, (train.num_rows(), width), &device)
+        .map_err(crate::model::ModelError::from)?;
+    let mut ledger = PrivacyLedger::new(plan.accountant, pipeline.privacy.delta);
+    let mut init = InitRng::from_seed(pipeline.training.seed);
+    let training_started = Instant::now();
+    let generator = crate::train::train(
+        &plan.training,
+        &plan.codec,
+        &train_tensor,
+        &mut ledger,
+        &mut init,
+        &device,
+    )?;
+    let training_seconds = training_started.elapsed().as_secs_f64();
+    drop(train_tensor);
+
+    let epsilon = ledger.epsilon()?;
+    tracing::info!(
+        epsilon,
+        target = pipeline.privacy.epsilon,
+        steps = ledger.dp_sgd_steps(),
+        seconds = training_seconds,
+        "training finished"
+    );
+    if epsilon > pipeline.privacy.epsilon * (1.0 + 1e-9) {
+        return Err(Error::Internal(format!(
+            "the ledger's epsilon {epsilon} exceeds the target {}; nothing is published",
+            pipeline.privacy.epsilon
+        )));
+    }
+
+    let synthetic_path = staging.join("synthetic.parquet");
+    let mut sampling = InitRng(sampling_stream(pipeline.training.seed));
+    let batches = crate::sample::sample_batches(
+        &generator,
+        &plan.codec,
+        pipeline.output.rows,
+        &mut sampling,
+        &device,
+    )
+    .map(|batch| batch.map_err(Error::from));
+    let staged =
+        storage::write_parquet::<_, Error>(&synthetic_path, plan.codec.output_schema(), batches)?;
+    tracing::info!(rows = staged.rows, "synthetic table staged");
+
+    let ctx = crate::validate::session(
+        pipeline,
+        vec![train.clone()],
+        vec![holdout.clone()],
+        plan.source.schema.clone(),
+    )
+    .map_err(|source| crate::validate::ValidateError::Query {
+        what: "tables".to_owned(),
+        source,
+    })?;
+    let output_schema = plan.codec.output_schema();
+    let options = ParquetReadOptions::default().schema(&output_schema);
+    ctx.register_parquet("synthetic", path_str(&synthetic_path)?, options)
+        .await
+        .map_err(|source| crate::validate::ValidateError::Query {
+            what: "synthetic".to_owned(),
+            source,
+        })?;
+    let checks = crate::validate::evaluate(&ctx, pipeline, &plan.codec).await?;
+    let verdict = GateVerdict::from_checks(checks);
+    log_verdict(&verdict);
+
+    let privacy = PrivacySummary {
+        epsilon,
+        epsilon_target: pipeline.privacy.epsilon,
+        delta: pipeline.privacy.delta,
+        noise_multiplier: plan.training.noise_multiplier,
+        steps: ledger.dp_sgd_steps(),
+        sampling_rate: plan.training.sampling_rate,
+        max_grad_norm: plan.training.max_grad_norm,
+        accountant: plan.accountant.to_string(),
+        ledger,
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let created_at = report::rfc3339(now);
+    let schema = plan.codec.output_schema();
+    let input = ManifestInput {
+        pipeline: &pipeline.name,
+        run_id: &run_id,
+        created_at: &created_at,
+        rows: staged.rows,
+        schema: &schema,
+        privacy: &privacy,
+        config_hash: &pipeline.config_hash,
+        verdict: &verdict,
+    };
+    let report_path = staging.join("report.json");
+    let report_json = report::internal_report(
+        &input,
+        train.num_rows(),
+        holdout.num_rows(),
+        training_seconds,
+    );
+    write_json(&report_path, &report_json)?;
+
+    let release = if verdict.passed {
+        let dir = storage::publish(
+            &pipeline.output.location,
+            &run_id,
+            &[synthetic_path],
+            |files| serde_json::to_vec_pretty(&report::manifest(&input, files)).unwrap_or_default(),
+        )?;
+        tracing::info!(release = %dir.display(), "released");
+        Some(dir)
+    } else {
+        tracing::warn!(report = %report_path.display(), "the gate refused the release; nothing was published");
+        None
+    };
+    Ok(RunOutcome {
+        run_id,
+        released: release.is_some(),
+        release,
+        staging,
+        failed_checks: verdict.failed().into_iter().map(str::to_owned).collect(),
+        epsilon,
+        delta: pipeline.privacy.delta,
+        steps: privacy.steps,
+        rows: staged.rows,
+        training_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Logs each check's verdict. Values of user SQL checks are not logged (a query may return a
+/// row value); built-in checks log their risk, an aggregate computed by synthgate.
+fn log_verdict(verdict: &GateVerdict) {
+    for check in &verdict.checks {
+        match check.kind {
+            crate::validate::CheckKind::UserSql => {
+                tracing::info!(check = %check.name, passed = check.passed, "check")
+            }
+            _ => {
+                tracing::info!(check = %check.name, passed = check.passed, risk_upper = check.value, max = check.max, "check")
+            }
+        }
+    }
+}
+
+/// The seeded stream for output sampling, apart from the initialisation stream.
+fn sampling_stream(seed: u64) -> ChaCha20Rng {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(2);
+    rng
+}
+
+/// Splits the table into train and holdout by a seeded permutation: `holdout_rows` rows hold out.
+pub fn split(
+    table: &RecordBatch,
+    holdout_rows: usize,
+    seed: u64,
+) -> Result<(RecordBatch, RecordBatch), Error> {
+    let mut order: Vec<u32> = (0..table.num_rows() as u32).collect();
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(1);
+    order.shuffle(&mut rng);
+    let (holdout, train) = order.split_at(holdout_rows.min(order.len()));
+    let take = |indices: &[u32]| {
+        let mut indices = indices.to_vec();
+        indices.sort_unstable();
+        take_record_batch(table, &UInt32Array::from(indices))
+            .map_err(|e| Error::Internal(format!("cannot split the source: {e}")))
+    };
+    Ok((take(train)?, take(holdout)?))
+}
+
+fn path_str(path: &std::path::Path) -> Result<&str, Error> {
+    path.to_str()
+        .ok_or_else(|| Error::Internal(format!("path {} is not UTF-8", path.display())))
+}
+
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> Result<(), Error> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(path, bytes).map_err(storage::io_error_of(path))?;
+    Ok(())
+}

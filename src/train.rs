@@ -1,0 +1,179 @@
+//! The training loop: Poisson batches, private discriminator steps, generator steps.
+//!
+//! Guarantees: exactly the planned number of discriminator steps runs, each charged to the
+//! ledger before its noisy gradient is used; a step with an empty Poisson batch still adds its
+//! noise; the loop never reads the holdout split.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use crate::model::per_example::{DpSgdParameters, private_step};
+use crate::model::{Discriminator, Generator, InitRng, ModelError, softplus};
+use crate::privacy::{PrivacyLedger, PrivacyRng};
+use crate::schema::TableCodec;
+
+/// What the loop needs besides the data.
+#[derive(Debug, Clone)]
+pub struct TrainingPlan {
+    /// discriminator (DP) steps to run
+    pub steps: u64,
+    /// Poisson sampling rate
+    pub sampling_rate: f64,
+    /// calibrated noise multiplier
+    pub noise_multiplier: f64,
+    /// clipping norm
+    pub max_grad_norm: f64,
+    /// expected batch size
+    pub expected_batch_size: f64,
+    /// discriminator steps per generator step
+    pub discriminator_steps: usize,
+    /// Adam learning rate
+    pub learning_rate: f64,
+    /// generator hidden widths
+    pub generator: Vec<usize>,
+    /// discriminator hidden widths
+    pub discriminator: Vec<usize>,
+    /// latent width
+    pub latent_dim: usize,
+}
+
+/// The ledger entry name of the discriminator's DP-SGD steps.
+pub const DISCRIMINATOR_PURPOSE: &str = "discriminator DP-SGD";
+
+fn adam(vars: Vec<candle_core::Var>, learning_rate: f64) -> candle_core::Result<AdamW> {
+    // Adam without weight decay; beta1 = 0.5 as is usual for GANs (Radford et al. 2016).
+    AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: learning_rate,
+            beta1: 0.5,
+            beta2: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        },
+    )
+}
+
+/// Trains a generator on `train: (rows, encoded_width)` and returns it.
+pub fn train(
+    plan: &TrainingPlan,
+    codec: &TableCodec,
+    train: &Tensor,
+    ledger: &mut PrivacyLedger,
+    init: &mut InitRng,
+    device: &Device,
+) -> Result<Generator, ModelError> {
+    let rows = train.dim(0)?;
+    let width = codec.encoded_width();
+    let generator = Generator::new(
+        plan.latent_dim,
+        &plan.generator,
+        codec.heads(),
+        width,
+        init,
+        device,
+    )?;
+    let discriminator = Discriminator::new(width, &plan.discriminator, init, device)?;
+    let mut generator_optimizer = adam(generator.vars(), plan.learning_rate)?;
+    let mut discriminator_optimizer = adam(discriminator.vars(), plan.learning_rate)?;
+    let mut privacy_rng = PrivacyRng::from_os();
+    let fake_rows = plan.expected_batch_size.round().max(1.0) as usize;
+    let parameters = DpSgdParameters {
+        max_grad_norm: plan.max_grad_norm,
+        noise_multiplier: plan.noise_multiplier,
+        expected_batch_size: plan.expected_batch_size,
+    };
+    tracing::info!(
+        steps = plan.steps,
+        discriminator_parameters = discriminator.parameter_count(),
+        encoded_width = width,
+        "training started"
+    );
+
+    let started = Instant::now();
+    let report_every = (plan.steps / 10).max(1);
+    let mut last_generator_loss = f32::NAN;
+    for step in 1..=plan.steps {
+        let fake = generate_train(&generator, fake_rows, init, device)?.detach();
+        let selected = privacy_rng.poisson_sample(rows, plan.sampling_rate);
+        let real = select_rows(train, &selected, width, device)?;
+        // Charge before the noisy gradient exists, so no step can escape the ledger.
+        ledger.charge_dp_sgd_steps(
+            DISCRIMINATOR_PURPOSE,
+            plan.sampling_rate,
+            plan.noise_multiplier,
+            1,
+        );
+        let stats = private_step(
+            &discriminator,
+            &mut discriminator_optimizer,
+            &real,
+            &fake,
+            parameters,
+            &mut privacy_rng,
+        )?;
+        if !stats.fake_loss.is_finite() {
+            return Err(ModelError::Diverged {
+                step,
+                which: "discriminator",
+            });
+        }
+
+        if step % plan.discriminator_steps as u64 == 0 {
+            let fake = generate_train(&generator, fake_rows, init, device)?;
+            let loss = softplus(&discriminator.forward(&fake)?.neg()?)?.mean_all()?;
+            let grads = loss.backward()?;
+            generator_optimizer.step(&grads)?;
+            last_generator_loss = loss.to_scalar::<f32>()?;
+            if !last_generator_loss.is_finite() {
+                return Err(ModelError::Diverged {
+                    step,
+                    which: "generator",
+                });
+            }
+        }
+        if step % report_every == 0 || step == plan.steps {
+            tracing::info!(
+                step,
+                of = plan.steps,
+                seconds = started.elapsed().as_secs_f64(),
+                discriminator_fake_loss = stats.fake_loss,
+                generator_loss = last_generator_loss,
+                "training progress"
+            );
+        }
+    }
+    Ok(generator)
+}
+
+fn generate_train(
+    generator: &Generator,
+    rows: usize,
+    rng: &mut InitRng,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let zs = Tensor::from_vec(
+        rng.normal(rows * generator.latent_dim()),
+        (rows, generator.latent_dim()),
+        device,
+    )?;
+    let width = generator.output_width();
+    let gumbel = Tensor::from_vec(rng.gumbel(rows * width), (rows, width), device)?;
+    generator.forward_train(&zs, &gumbel)
+}
+
+fn select_rows(
+    train: &Tensor,
+    selected: &[usize],
+    width: usize,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    if selected.is_empty() {
+        return Tensor::zeros((0, width), candle_core::DType::F32, device);
+    }
+    let index: Vec<u32> = selected.iter().map(|&i| i as u32).collect();
+    let index = Tensor::from_vec(index, selected.len(), device)?;
+    train.index_select(&index, 0)
+}

@@ -1,0 +1,117 @@
+//! Bad input exits 2 with a message that names the problem, before any row is read.
+
+mod common;
+
+use common::{demo_pipeline_in, repo, synthgate};
+use predicates::str::contains;
+
+fn expect_exit_2(pipeline_extra: impl FnOnce(&str) -> String, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, pipeline_extra(&text)).unwrap();
+    let mut assert = synthgate().arg("run").arg(&path).assert().code(2);
+    for fragment in expected {
+        assert = assert.stderr(contains(*fragment));
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "an invalid pipeline wrote output"
+    );
+    assert!(
+        !dir.path().join("staging").exists(),
+        "an invalid pipeline staged a run"
+    );
+}
+
+#[test]
+fn unknown_key_names_the_key_and_its_line() {
+    expect_exit_2(
+        |text| text.replace("epochs = 60", "epochs = 60\nepoch_count = 5"),
+        &["epoch_count", "line 25"],
+    );
+}
+
+#[test]
+fn missing_bound_names_the_column() {
+    expect_exit_2(
+        |text| {
+            text.replace(
+                "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 150.0] }",
+                "sensitive_feature4 = { kind = \"continuous\" }",
+            )
+        },
+        &["sensitive_feature4", "bounds"],
+    );
+}
+
+#[test]
+fn undeclared_numeric_column_names_the_column() {
+    expect_exit_2(
+        |text| {
+            text.replace(
+                "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 150.0] }\n",
+                "",
+            )
+        },
+        &["sensitive_feature4", "bounds"],
+    );
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    expect_exit_2(
+        |text| text.replace("people.parquet", "nobody.parquet"),
+        &["nobody.parquet", "does not exist"],
+    );
+}
+
+#[test]
+fn wrong_column_name_names_the_column() {
+    expect_exit_2(
+        |text| {
+            text.replace(
+                "sensitive_feature3 = { kind",
+                "sensitive_feature33 = { kind",
+            )
+        },
+        &["sensitive_feature33", "no such column"],
+    );
+}
+
+#[test]
+fn check_with_a_wrong_column_names_the_check() {
+    expect_exit_2(
+        |text| {
+            format!(
+                "{text}\n[[check]]\nname = \"typo\"\nsql = \"SELECT avg(nope) FROM synthetic\"\nmax = 1\n"
+            )
+        },
+        &["check `typo`"],
+    );
+}
+
+#[test]
+fn remote_urls_are_not_supported_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(dir.path(), "");
+    synthgate()
+        .arg("check")
+        .arg(&path)
+        .args(["--set", "source.url=s3://bucket/people.parquet"])
+        .assert()
+        .code(2)
+        .stderr(contains("s3://"))
+        .stderr(contains("not supported yet"));
+}
+
+#[test]
+fn bad_override_is_refused() {
+    synthgate()
+        .arg("check")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(["--set", "training.epoch=5"])
+        .assert()
+        .code(2)
+        .stderr(contains("epoch"));
+}

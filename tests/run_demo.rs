@@ -1,0 +1,170 @@
+//! End to end: the demo pipeline through the real binary, released and refused.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{demo_pipeline_in, read_parquet, repo, snapshot, synthgate};
+use datafusion::arrow::array::{Array, Float64Array, StringArray};
+use datafusion::arrow::compute::concat_batches;
+
+const FEW_STEPS: [&str; 2] = ["--set", "training.epochs=3"];
+
+#[test]
+fn demo_releases_the_source_schema_with_fake_names_and_no_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let staging = dir.path().join("staging");
+    let assert = synthgate()
+        .arg("--log-format")
+        .arg("json")
+        .arg("run")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(FEW_STEPS)
+        .args(["--set", &format!("output.url={}", out.display())])
+        .args([
+            "--set",
+            &format!("output.staging_url={}", staging.display()),
+        ])
+        .args(["--run-id", "test-run"])
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("one JSON summary on stdout");
+    assert_eq!(summary["released"], true);
+
+    let release = out.join("test-run");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.join("latest")).unwrap().trim(),
+        "test-run"
+    );
+    let epsilon = manifest["privacy"]["epsilon"].as_f64().unwrap();
+    assert!(epsilon > 0.0 && epsilon <= 1.0, "epsilon {epsilon}");
+    assert_eq!(manifest["privacy"]["accountant"], "rdp");
+    assert_eq!(manifest["rows"], 1000);
+    assert_eq!(manifest["verdict"]["passed"], true);
+    assert!(manifest["privacy"]["steps"].as_u64().unwrap() > 0);
+    // The manifest carries verdicts but no measured value.
+    for check in manifest["verdict"]["checks"].as_array().unwrap() {
+        assert!(check.get("value").is_none(), "{check}");
+    }
+    let file = &manifest["files"][0];
+    let bytes = std::fs::read(release.join(file["path"].as_str().unwrap())).unwrap();
+    assert_eq!(file["bytes"].as_u64().unwrap(), bytes.len() as u64);
+
+    let real = read_parquet(&repo().join("data/demo/people.parquet"));
+    let real = concat_batches(&real[0].schema(), &real).unwrap();
+    let synthetic = read_parquet(&release.join("synthetic.parquet"));
+    let synthetic = concat_batches(&synthetic[0].schema(), &synthetic).unwrap();
+    assert_eq!(synthetic.schema().fields(), real.schema().fields());
+    assert_eq!(synthetic.num_rows(), 1000);
+
+    let names = |batch: &datafusion::arrow::record_batch::RecordBatch| -> Vec<String> {
+        let column = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        (0..column.len())
+            .map(|i| column.value(i).to_owned())
+            .collect()
+    };
+    let real_names: HashSet<String> = names(&real).into_iter().collect();
+    let fake_names = names(&synthetic);
+    assert!(
+        fake_names.iter().all(|n| !real_names.contains(n)),
+        "a real name was released"
+    );
+    assert!(
+        fake_names.iter().collect::<HashSet<_>>().len() > 900,
+        "fake names barely vary"
+    );
+
+    let rows = |batch: &datafusion::arrow::record_batch::RecordBatch| -> HashSet<[u64; 4]> {
+        let column = |i: usize| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap()
+                .clone()
+        };
+        let columns: Vec<Float64Array> = (1..5).map(column).collect();
+        (0..batch.num_rows())
+            .map(|r| [0, 1, 2, 3].map(|c| columns[c].value(r).to_bits()))
+            .collect()
+    };
+    let real_rows = rows(&real);
+    assert!(
+        rows(&synthetic).iter().all(|r| !real_rows.contains(r)),
+        "a real row was released"
+    );
+
+    // Staging holds the internal report with the values; it is not under the release.
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(staging.join("people-demo/test-run/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(report["verdict"]["checks"][0]["value"].is_number());
+
+    // The same run id is never released twice.
+    synthgate()
+        .arg("run")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(FEW_STEPS)
+        .args(["--set", &format!("output.url={}", out.display())])
+        .args([
+            "--set",
+            &format!("output.staging_url={}", staging.display()),
+        ])
+        .args(["--run-id", "test-run"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already released"));
+}
+
+#[test]
+fn an_impossible_check_refuses_and_leaves_the_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let impossible =
+        "[[check]]\nname = \"impossible\"\nsql = \"SELECT count(*) FROM synthetic\"\nmax = -1\n";
+    let pipeline = demo_pipeline_in(dir.path(), impossible);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("earlier")).unwrap();
+    std::fs::write(out.join("earlier/manifest.json"), b"{}").unwrap();
+    std::fs::write(out.join("latest"), b"earlier\n").unwrap();
+    let before = snapshot(&out);
+
+    synthgate()
+        .arg("run")
+        .arg(&pipeline)
+        .args(FEW_STEPS)
+        .args(["--run-id", "refused"])
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("impossible"));
+    assert_eq!(snapshot(&out), before, "the release location changed");
+    assert!(
+        dir.path()
+            .join("staging/people-demo/refused/report.json")
+            .exists()
+    );
+}
+
+#[test]
+fn relative_paths_resolve_against_the_pipeline_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    synthgate()
+        .current_dir(elsewhere.path())
+        .arg("check")
+        .arg(repo().join("pipelines/demo.toml"))
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "800 train rows, 200 holdout rows",
+        ))
+        .stdout(predicates::str::contains("noise multiplier"));
+}
