@@ -26,9 +26,20 @@ fn expect_exit_2(pipeline_extra: impl FnOnce(&str) -> String, expected: &[&str])
 
 #[test]
 fn unknown_key_names_the_key_and_its_line() {
+    let text = std::fs::read_to_string(repo().join("pipelines/demo.toml")).unwrap();
+    let epochs_line = text
+        .lines()
+        .position(|l| l.starts_with("epochs = "))
+        .unwrap()
+        + 1;
+    let expected_line = format!("line {}", epochs_line + 1);
     expect_exit_2(
-        |text| text.replace("epochs = 60", "epochs = 60\nepoch_count = 5"),
-        &["epoch_count", "line 25"],
+        |text| {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            lines.insert(epochs_line, "epoch_count = 5".to_owned());
+            lines.join("\n")
+        },
+        &["epoch_count", &expected_line],
     );
 }
 

@@ -108,4 +108,71 @@ impl Generator {
     pub fn output_width(&self) -> usize {
         self.output_width
     }
+
+    /// A copy with variables of its own.
+    pub fn independent_copy(&self) -> candle_core::Result<Self> {
+        let copy = |layer: &Linear| -> candle_core::Result<Linear> {
+            Ok(Linear {
+                weight: Var::from_tensor(&layer.weight.as_tensor().copy()?)?,
+                bias: Var::from_tensor(&layer.bias.as_tensor().copy()?)?,
+            })
+        };
+        Ok(Self {
+            blocks: self
+                .blocks
+                .iter()
+                .map(copy)
+                .collect::<candle_core::Result<Vec<_>>>()?,
+            head: copy(&self.head)?,
+            heads: self.heads.clone(),
+            latent_dim: self.latent_dim,
+            output_width: self.output_width,
+        })
+    }
+
+    /// Moves these weights toward `live`'s: `w <- decay * w + (1 - decay) * live`, after
+    /// `updates` earlier calls. The decay ramps up as `min(max_decay, (1 + t) / (10 + t))`, so
+    /// the first, random weights are soon forgotten (the schedule of TensorFlow's
+    /// `ExponentialMovingAverage` with `num_updates`).
+    pub fn track(&self, live: &Generator, max_decay: f64, updates: u64) -> candle_core::Result<()> {
+        let t = updates as f64;
+        let decay = max_decay.min((1.0 + t) / (10.0 + t));
+        for (average, current) in self.vars().iter().zip(live.vars()) {
+            let next = ((average.as_tensor() * decay)? + (current.as_tensor() * (1.0 - decay))?)?;
+            average.set(&next)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_converges_to_fixed_weights_and_leaves_them_alone() {
+        let device = Device::Cpu;
+        let heads = vec![OutputHead::Continuous { offset: 0 }];
+        let live = Generator::new(
+            4,
+            &[8],
+            heads.clone(),
+            1,
+            &mut InitRng::from_seed(1),
+            &device,
+        )
+        .unwrap();
+        let average =
+            Generator::new(4, &[8], heads, 1, &mut InitRng::from_seed(2), &device).unwrap();
+        let before: Vec<f32> = live.vars()[0].flatten_all().unwrap().to_vec1().unwrap();
+        for t in 0..2_000 {
+            average.track(&live, 0.99, t).unwrap();
+        }
+        let after: Vec<f32> = live.vars()[0].flatten_all().unwrap().to_vec1().unwrap();
+        let averaged: Vec<f32> = average.vars()[0].flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(before, after, "tracking changed the live weights");
+        for (a, b) in averaged.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
 }

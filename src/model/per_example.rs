@@ -256,7 +256,7 @@ mod tests {
         let (discriminator, xs) = setup(12);
         let signals = real_loss_signals(&discriminator, &xs).unwrap();
         let norms = signals.norms().unwrap().to_vec1::<f32>().unwrap();
-        for i in 0..12 {
+        for (i, computed_norm) in norms.iter().enumerate() {
             let expected = flatten(&single_example_gradient(
                 &discriminator,
                 &xs.narrow(0, i, 1).unwrap(),
@@ -274,9 +274,8 @@ mod tests {
             );
             let norm = expected.iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!(
-                (norm - norms[i]).abs() <= 1e-4 * norm.max(1.0),
-                "example {i}: norm {norm} vs {}",
-                norms[i]
+                (norm - computed_norm).abs() <= 1e-4 * norm.max(1.0),
+                "example {i}: norm {norm} vs {computed_norm}"
             );
         }
     }

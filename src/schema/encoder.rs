@@ -391,7 +391,7 @@ fn round_within(value: f64, low: f64, high: f64) -> f64 {
 
 fn sample_slot<R: Rng>(probabilities: &[f32], rng: &mut R) -> usize {
     let total: f32 = probabilities.iter().map(|p| p.max(0.0)).sum();
-    if !(total > 0.0) {
+    if total.is_nan() || total <= 0.0 {
         return argmax(probabilities);
     }
     let mut target = rng.random::<f32>() * total;
