@@ -126,3 +126,34 @@ fn bad_override_is_refused() {
         .code(2)
         .stderr(contains("epoch"));
 }
+
+#[test]
+fn a_check_that_fails_on_a_row_value_does_not_print_it() {
+    // Casting names to numbers fails at execution on the first real name; the engine's message
+    // would quote it.
+    let dir = tempfile::tempdir().unwrap();
+    let check = "[[check]]\nname = \"bad cast\"\nsql = \"SELECT max(arrow_cast(name, 'Float64')) FROM real\"\nmax = 1\n";
+    let path = demo_pipeline_in(dir.path(), check);
+    let output = synthgate()
+        .arg("run")
+        .arg(&path)
+        .args(["--set", "training.epochs=1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad cast") && stderr.contains("withheld"),
+        "{stderr}"
+    );
+    let source = common::read_parquet(&repo().join("data/demo/people.parquet"));
+    let names = source[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()
+        .unwrap();
+    for name in names.iter().flatten() {
+        assert!(!stderr.contains(name), "stderr holds a real name");
+    }
+    assert!(!dir.path().join("out").exists());
+}

@@ -51,7 +51,17 @@ pub enum ValidateError {
         /// what is wrong
         reason: String,
     },
-    /// Running a query failed (exit 1).
+    /// Running a query over real rows failed (exit 1). The engine's message is withheld: an
+    /// execution error can quote the row value it failed on (a failed cast, for instance).
+    #[error(
+        "query of `{what}` failed while running over the real rows; the engine's message \
+             is withheld because it may quote a row value"
+    )]
+    Execution {
+        /// which check
+        what: String,
+    },
+    /// Setting up a query failed (exit 1).
     #[error("query of `{what}` failed")]
     Query {
         /// which check
@@ -65,7 +75,10 @@ pub enum ValidateError {
 impl ValidateError {
     /// Whether the pipeline is at fault (exit 2) rather than the run (exit 1).
     pub fn is_input_error(&self) -> bool {
-        !matches!(self, ValidateError::Query { .. })
+        !matches!(
+            self,
+            ValidateError::Query { .. } | ValidateError::Execution { .. }
+        )
     }
 }
 
@@ -211,9 +224,11 @@ pub async fn user_check(
     ctx: &SessionContext,
     check: &CheckSpec,
 ) -> Result<CheckResult, ValidateError> {
-    let query_error = |source| ValidateError::Query {
+    // Over real rows an engine error is reported without its message, which may quote a row
+    // value (a failed cast, say). User SQL was planned in `preflight` against empty tables,
+    // where its errors were shown in full.
+    let query_error = |_: datafusion::error::DataFusionError| ValidateError::Execution {
         what: check.name.clone(),
-        source,
     };
     let batches = ctx
         .sql(&check.sql)
