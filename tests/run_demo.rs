@@ -174,3 +174,24 @@ fn relative_paths_resolve_against_the_pipeline_folder() {
         ))
         .stdout(predicates::str::contains("noise multiplier"));
 }
+
+#[test]
+fn a_folder_source_reads_every_parquet_file_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("people");
+    std::fs::create_dir_all(&folder).unwrap();
+    for part in ["part-0.parquet", "part-1.parquet"] {
+        std::fs::copy(repo().join("data/demo/people.parquet"), folder.join(part)).unwrap();
+    }
+    std::fs::write(folder.join("_SUCCESS"), b"").unwrap();
+    synthgate()
+        .arg("check")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(["--set", &format!("source.url=file://{}", folder.display())])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("2000 rows in 2 file(s)"))
+        .stdout(predicates::str::contains(
+            "1600 train rows, 400 holdout rows",
+        ));
+}

@@ -69,39 +69,39 @@ impl Generator {
         self.head.forward(&h)
     }
 
-    /// Encoded rows for training: tanh for continuous heads, Gumbel-softmax for categorical
-    /// heads with `gumbel` noise of shape (batch, output_width).
-    pub fn forward_train(&self, zs: &Tensor, gumbel: &Tensor) -> candle_core::Result<Tensor> {
-        let raw = self.raw(zs)?;
+    /// Applies each column's activation to `raw`: tanh for continuous heads, and
+    /// `categorical(logits, offset, width)` for categorical ones.
+    fn activate<F>(&self, raw: &Tensor, categorical: F) -> candle_core::Result<Tensor>
+    where
+        F: Fn(Tensor, usize, usize) -> candle_core::Result<Tensor>,
+    {
         let parts = self
             .heads
             .iter()
             .map(|head| match *head {
                 OutputHead::Continuous { offset } => raw.narrow(1, offset, 1)?.tanh(),
                 OutputHead::Categorical { offset, width } => {
-                    let logits =
-                        (raw.narrow(1, offset, width)? + gumbel.narrow(1, offset, width)?)?;
-                    candle_nn::ops::softmax(&(logits / GUMBEL_TEMPERATURE)?, D::Minus1)
+                    categorical(raw.narrow(1, offset, width)?, offset, width)
                 }
             })
             .collect::<candle_core::Result<Vec<_>>>()?;
         Tensor::cat(&parts, 1)
     }
 
-    /// Rows for decoding: tanh for continuous heads, probabilities for categorical ones.
+    /// Encoded rows for training: Gumbel-softmax for categorical heads with `gumbel` noise of
+    /// shape (batch, output_width).
+    pub fn forward_train(&self, zs: &Tensor, gumbel: &Tensor) -> candle_core::Result<Tensor> {
+        self.activate(&self.raw(zs)?, |logits, offset, width| {
+            let perturbed = (logits + gumbel.narrow(1, offset, width)?)?;
+            candle_nn::ops::softmax(&(perturbed / GUMBEL_TEMPERATURE)?, D::Minus1)
+        })
+    }
+
+    /// Rows for decoding: probabilities for categorical heads.
     pub fn forward_sample(&self, zs: &Tensor) -> candle_core::Result<Tensor> {
-        let raw = self.raw(zs)?.detach();
-        let parts = self
-            .heads
-            .iter()
-            .map(|head| match *head {
-                OutputHead::Continuous { offset } => raw.narrow(1, offset, 1)?.tanh(),
-                OutputHead::Categorical { offset, width } => {
-                    candle_nn::ops::softmax(&raw.narrow(1, offset, width)?, D::Minus1)
-                }
-            })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Tensor::cat(&parts, 1)
+        self.activate(&self.raw(zs)?.detach(), |logits, _, _| {
+            candle_nn::ops::softmax(&logits, D::Minus1)
+        })
     }
 
     /// Width of an encoded row.
