@@ -54,7 +54,8 @@ impl Error {
             Error::Privacy(PrivacyError::Unreachable { .. } | PrivacyError::Invalid(_)) => 2,
             Error::Storage(error) if error.is_input_error() => 2,
             Error::Validate(error) if error.is_input_error() => 2,
-            Error::Sample(SampleError::Decode(_)) => 1,
+            // The pipeline asked for a device this build or machine does not have.
+            Error::Model(ModelError::DeviceUnavailable(_)) => 2,
             _ => 1,
         }
     }

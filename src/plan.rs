@@ -33,6 +33,8 @@ pub struct Plan {
     pub training_epsilon: f64,
     /// the accountant
     pub accountant: Accountant,
+    /// the training device
+    pub device: candle_core::Device,
 }
 
 /// Builds the plan of `pipeline`: reads the source's footers, matches the columns, sizes the
@@ -41,6 +43,7 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
     let source = inspect_source(&pipeline.source.location)?;
     let codec = TableCodec::build(&source.schema, &pipeline.columns)?;
     crate::validate::preflight(&pipeline, source.schema.clone(), &codec).await?;
+    let device = crate::model::select_device(&pipeline.training.device)?;
 
     let plan_error = |reason: String| Error::Plan {
         path: pipeline.file.clone(),
@@ -107,6 +110,7 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
         preprocessing_epsilon,
         training_epsilon,
         accountant: Accountant::Rdp,
+        device,
     })
 }
 

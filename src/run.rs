@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::gate::GateVerdict;
-use crate::model::{InitRng, select_device};
+use crate::model::InitRng;
 use crate::plan::Plan;
 use crate::privacy::PrivacyLedger;
 use crate::report::{self, ManifestInput, PrivacySummary};
@@ -117,7 +117,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         "source read and split"
     );
 
-    let device = select_device(&pipeline.training.device)?;
+    let device = plan.device.clone();
     let encoded = plan.codec.encode(&train)?;
     let width = plan.codec.encoded_width();
     let train_tensor = Tensor::from_vec(encoded, (train.num_rows(), width), &device)

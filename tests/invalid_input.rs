@@ -157,3 +157,17 @@ fn a_check_that_fails_on_a_row_value_does_not_print_it() {
     }
     assert!(!dir.path().join("out").exists());
 }
+
+#[test]
+fn an_unavailable_device_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(dir.path(), "");
+    synthgate()
+        .arg("run")
+        .arg(&path)
+        .args(["--set", "training.device=cuda:0"])
+        .assert()
+        .code(2)
+        .stderr(contains("cuda:0"));
+    assert!(!dir.path().join("staging").exists());
+}

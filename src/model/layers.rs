@@ -42,8 +42,8 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Uniform initialisation in `±1/sqrt(in)` for weight and bias (the usual default for
-    /// linear layers, He et al. 2015 scaled for LeakyReLU-free fan-in).
+    /// Uniform initialisation in `±1/sqrt(in)` for weight and bias, the usual default for
+    /// linear layers (LeCun-style fan-in scaling).
     pub fn new(
         inputs: usize,
         outputs: usize,
