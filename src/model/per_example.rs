@@ -21,6 +21,8 @@ use crate::privacy::PrivacyRng;
 pub struct LayerSignals {
     /// per layer: (signal `G: (batch, out)`, input `A: (batch, in)`)
     pub layers: Vec<(Tensor, Tensor)>,
+    /// the summed loss of the batch
+    pub loss_sum: f32,
 }
 
 /// Which term of the discriminator's loss.
@@ -54,6 +56,7 @@ pub fn loss_signals(
     // Summing the per-example losses makes each probe's gradient row the example's own signal.
     let loss = softplus(&logits)?.sum_all()?;
     let grads = loss.backward()?;
+    let loss_sum = loss.to_scalar::<f32>()?;
     let mut layers = Vec::with_capacity(forward.probes.len());
     for (probe, input) in forward.probes.iter().zip(forward.inputs) {
         let signal = match grads.get(probe.as_tensor()) {
@@ -62,7 +65,7 @@ pub fn loss_signals(
         };
         layers.push((signal, input));
     }
-    Ok(LayerSignals { layers })
+    Ok(LayerSignals { layers, loss_sum })
 }
 
 impl LayerSignals {
@@ -164,11 +167,9 @@ pub fn private_step<O: Optimizer>(
 
     let fake = fake.detach();
     let fake_rows = fake.dim(0)?.max(1) as f64;
-    let fake_loss = softplus(&discriminator.forward(&fake)?)?
-        .mean_all()?
-        .to_scalar::<f32>()?;
-    let fake_sums =
-        loss_signals(discriminator, &fake, Term::Fake)?.clipped_sum(parameters.max_grad_norm)?;
+    let fake_signals = loss_signals(discriminator, &fake, Term::Fake)?;
+    let fake_loss = fake_signals.loss_sum / fake_rows as f32;
+    let fake_sums = fake_signals.clipped_sum(parameters.max_grad_norm)?;
 
     let noise_std = parameters.noise_multiplier * parameters.max_grad_norm;
     let mut store = GradStore::default();
