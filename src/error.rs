@@ -1,5 +1,6 @@
 //! The crate's error and its mapping to exit codes.
 
+use crate::budget::BudgetError;
 use crate::config::ConfigError;
 use crate::model::ModelError;
 use crate::privacy::PrivacyError;
@@ -40,6 +41,9 @@ pub enum Error {
         /// what is wrong
         reason: String,
     },
+    /// the privacy planner's request
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
     /// Something inside synthgate went wrong.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,7 +54,7 @@ impl Error {
     /// not an error: it is a [`crate::run::RunOutcome`] that was not released, exit 3.)
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::Schema(_) | Error::Plan { .. } => 2,
+            Error::Config(_) | Error::Schema(_) | Error::Plan { .. } | Error::Budget(_) => 2,
             Error::Privacy(PrivacyError::Unreachable { .. } | PrivacyError::Invalid(_)) => 2,
             Error::Storage(error) if error.is_input_error() => 2,
             Error::Validate(error) if error.is_input_error() => 2,

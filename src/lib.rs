@@ -12,7 +12,7 @@
 //!
 //! Guarantees, each kept by the module named:
 //! - the run spends at most the pipeline's epsilon, at its delta, accounted over every
-//!   discriminator step with RDP ([`privacy`]);
+//!   discriminator step with PLD or RDP ([`privacy`]);
 //! - per-example gradients are clipped and noised with OS-seeded randomness ([`model`]);
 //! - identifier columns never reach the model ([`schema`]);
 //! - nothing is published unless every check passes, and a release is never partial
@@ -21,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod gate;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use synthgate::{Error, config, plan, privacy, run};
+use synthgate::{Error, budget, config, plan, privacy, run};
 
 #[derive(Parser)]
 #[command(
@@ -56,12 +56,28 @@ struct PipelineArgs {
 
 #[derive(Args)]
 struct BudgetArgs {
-    /// Poisson sampling rate of each step.
+    /// Accountant.
+    #[arg(long, value_enum, default_value_t = AccountantArg::Pld)]
+    accountant: AccountantArg,
+    /// Poisson sampling rate of each step (or give --batch-size and --rows).
+    #[arg(
+        long,
+        required_unless_present = "batch_size",
+        conflicts_with_all = ["batch_size", "rows"]
+    )]
+    sampling_rate: Option<f64>,
+    /// Expected batch size in rows; the sampling rate is batch size / rows.
+    #[arg(long, requires = "rows")]
+    batch_size: Option<u64>,
+    /// Rows that train (the source's rows less the holdout).
+    #[arg(long, requires = "batch_size")]
+    rows: Option<u64>,
+    /// Number of DP-SGD steps (or give --epochs).
+    #[arg(long, conflicts_with = "epochs")]
+    steps: Option<u64>,
+    /// Expected passes over the rows; steps = ceil(epochs / sampling rate).
     #[arg(long)]
-    sampling_rate: f64,
-    /// Number of steps.
-    #[arg(long)]
-    steps: u64,
+    epochs: Option<f64>,
     /// Delta.
     #[arg(long)]
     delta: f64,
@@ -71,6 +87,77 @@ struct BudgetArgs {
     /// Target epsilon: prints the smallest noise multiplier that meets it.
     #[arg(long)]
     epsilon: Option<f64>,
+    /// `line`: the answer alone; `table`: epsilon and noise across a range of epochs.
+    #[arg(long, value_enum, default_value_t = BudgetFormat::Line)]
+    format: BudgetFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AccountantArg {
+    Pld,
+    Rdp,
+}
+
+impl From<AccountantArg> for privacy::Accountant {
+    fn from(value: AccountantArg) -> Self {
+        match value {
+            AccountantArg::Pld => privacy::Accountant::Pld,
+            AccountantArg::Rdp => privacy::Accountant::Rdp,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BudgetFormat {
+    Line,
+    Table,
+}
+
+fn budget(args: BudgetArgs) -> Result<String, budget::BudgetError> {
+    let accountant = args.accountant.into();
+    let sampling_rate = match (args.sampling_rate, args.batch_size, args.rows) {
+        (Some(rate), _, _) => rate,
+        (None, Some(batch_size), Some(rows)) => budget::sampling_rate_for_batch(batch_size, rows)?,
+        _ => {
+            return Err(budget::BudgetError::Incomplete(
+                "give --sampling-rate, or --batch-size and --rows".to_owned(),
+            ));
+        }
+    };
+    let target = match (args.noise_multiplier, args.epsilon) {
+        (Some(noise), _) => budget::Target::NoiseMultiplier(noise),
+        (None, Some(epsilon)) => budget::Target::Epsilon(epsilon),
+        (None, None) => {
+            return Err(budget::BudgetError::Incomplete(
+                "give --noise-multiplier or --epsilon".to_owned(),
+            ));
+        }
+    };
+    if let BudgetFormat::Table = args.format {
+        let mut epochs = budget::TABLE_EPOCHS.to_vec();
+        epochs.extend(args.epochs);
+        let mut lengths = budget::plan_lengths(&epochs, sampling_rate);
+        lengths.extend(
+            args.steps
+                .map(|steps| (steps as f64 * sampling_rate, steps)),
+        );
+        let table = budget::plan_table(accountant, sampling_rate, args.delta, target, &lengths)?;
+        return Ok(table.to_string().trim_end().to_owned());
+    }
+    let steps = match (args.steps, args.epochs) {
+        (Some(steps), _) => steps,
+        (None, Some(epochs)) => budget::steps_for_epochs(epochs, sampling_rate),
+        (None, None) => {
+            return Err(budget::BudgetError::Incomplete(
+                "give --steps or --epochs (or --format table)".to_owned(),
+            ));
+        }
+    };
+    let row = budget::plan_row(accountant, sampling_rate, steps, args.delta, target)?;
+    Ok(match target {
+        budget::Target::NoiseMultiplier(_) => format!("{}", row.epsilon),
+        budget::Target::Epsilon(_) => format!("{}", row.noise_multiplier),
+    })
 }
 
 fn init_logging(format: LogFormat) {
@@ -111,26 +198,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Budget(args) => {
-            let line = match (args.noise_multiplier, args.epsilon) {
-                (Some(noise), _) => {
-                    let epsilon =
-                        privacy::dp_sgd_epsilon(args.sampling_rate, noise, args.steps, args.delta)?;
-                    format!("{epsilon}")
-                }
-                (None, Some(epsilon)) => {
-                    let noise = privacy::calibrate_noise_multiplier(
-                        args.sampling_rate,
-                        args.steps,
-                        epsilon,
-                        args.delta,
-                    )?;
-                    format!("{noise}")
-                }
-                (None, None) => {
-                    return Err(Error::Internal("clap requires one of the two".to_owned()));
-                }
-            };
-            println!("{line}");
+            println!("{}", budget(args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { pipeline, run_id } => {

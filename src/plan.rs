@@ -68,20 +68,24 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
     }
 
     let training = &pipeline.training;
-    let sampling_rate = (training.batch_size as f64 / train_rows as f64).min(1.0);
+    let sampling_rate =
+        crate::budget::sampling_rate_for_batch(training.batch_size as u64, train_rows as u64)?;
     let expected_batch_size = sampling_rate * train_rows as f64;
-    let steps = (training.epochs / sampling_rate).ceil().max(1.0) as u64;
+    let steps = crate::budget::steps_for_epochs(training.epochs, sampling_rate);
     // Every column has public metadata in this version, so nothing is spent on preprocessing
     // and the whole epsilon goes to DP-SGD.
     let preprocessing_epsilon = 0.0;
     let training_target = pipeline.privacy.epsilon - preprocessing_epsilon;
+    let accountant = pipeline.privacy.accountant;
     let noise_multiplier = privacy::calibrate_noise_multiplier(
+        accountant,
         sampling_rate,
         steps,
         training_target,
         pipeline.privacy.delta,
     )?;
     let training_epsilon = privacy::dp_sgd_epsilon(
+        accountant,
         sampling_rate,
         noise_multiplier,
         steps,
@@ -109,7 +113,7 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
         training: training_plan,
         preprocessing_epsilon,
         training_epsilon,
-        accountant: Accountant::Rdp,
+        accountant,
         device,
     })
 }

@@ -1,10 +1,18 @@
-//! The RDP accountant against Google's dp_accounting (tests/fixtures/README.md says how the
-//! values were made).
+//! The accountants against Google's dp_accounting (tests/fixtures/README.md says how the values
+//! were made).
 
-use synthgate::privacy::dp_sgd_epsilon;
+use synthgate::privacy::{Accountant, dp_sgd_epsilon};
 
-#[test]
-fn rdp_epsilon_matches_dp_accounting_within_one_percent_and_never_below_half_a_percent() {
+struct Case {
+    sampling_rate: f64,
+    noise_multiplier: f64,
+    steps: u64,
+    delta: f64,
+    epsilon_rdp: f64,
+    epsilon_pld: f64,
+}
+
+fn reference_cases() -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/poisson_gaussian_reference.json"
@@ -13,21 +21,91 @@ fn rdp_epsilon_matches_dp_accounting_within_one_percent_and_never_below_half_a_p
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let cases = reference["cases"].as_array().unwrap();
     assert!(cases.len() >= 10);
-    for case in cases {
-        let q = case["sampling_rate"].as_f64().unwrap();
-        let sigma = case["noise_multiplier"].as_f64().unwrap();
-        let steps = case["steps"].as_u64().unwrap();
-        let delta = case["delta"].as_f64().unwrap();
-        let expected = case["epsilon_rdp"].as_f64().unwrap();
-        let epsilon = dp_sgd_epsilon(q, sigma, steps, delta).unwrap();
-        let relative = (epsilon - expected) / expected;
+    cases
+        .iter()
+        .map(|case| Case {
+            sampling_rate: case["sampling_rate"].as_f64().unwrap(),
+            noise_multiplier: case["noise_multiplier"].as_f64().unwrap(),
+            steps: case["steps"].as_u64().unwrap(),
+            delta: case["delta"].as_f64().unwrap(),
+            epsilon_rdp: case["epsilon_rdp"].as_f64().unwrap(),
+            epsilon_pld: case["epsilon_pld"].as_f64().unwrap(),
+        })
+        .collect()
+}
+
+impl Case {
+    fn epsilon(&self, accountant: Accountant) -> f64 {
+        dp_sgd_epsilon(
+            accountant,
+            self.sampling_rate,
+            self.noise_multiplier,
+            self.steps,
+            self.delta,
+        )
+        .unwrap()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "q={} sigma={} steps={} delta={}",
+            self.sampling_rate, self.noise_multiplier, self.steps, self.delta
+        )
+    }
+}
+
+#[test]
+fn rdp_epsilon_matches_dp_accounting_within_one_percent_and_never_below_half_a_percent() {
+    for case in reference_cases() {
+        let epsilon = case.epsilon(Accountant::Rdp);
+        let relative = (epsilon - case.epsilon_rdp) / case.epsilon_rdp;
         println!(
-            "q={q} sigma={sigma} steps={steps} delta={delta}: {epsilon:.6} vs {expected:.6} ({relative:+.2e})"
+            "{}: {epsilon:.6} vs {:.6} ({relative:+.2e})",
+            case.describe(),
+            case.epsilon_rdp
         );
-        assert!(relative.abs() <= 0.01, "off by {relative:+.4} at {case}");
+        assert!(
+            relative.abs() <= 0.01,
+            "off by {relative:+.4} at {}",
+            case.describe()
+        );
         assert!(
             relative >= -0.005,
-            "under-reports by {relative:+.4} at {case}"
+            "under-reports by {relative:+.4} at {}",
+            case.describe()
         );
+    }
+}
+
+#[test]
+fn pld_epsilon_matches_dp_accounting_within_two_percent_and_never_below_half_a_percent() {
+    for case in reference_cases() {
+        let epsilon = case.epsilon(Accountant::Pld);
+        let relative = (epsilon - case.epsilon_pld) / case.epsilon_pld;
+        println!(
+            "{}: {epsilon:.6} vs {:.6} ({relative:+.2e})",
+            case.describe(),
+            case.epsilon_pld
+        );
+        assert!(
+            relative.abs() <= 0.02,
+            "off by {relative:+.4} at {}",
+            case.describe()
+        );
+        assert!(
+            relative >= -0.005,
+            "under-reports by {relative:+.4} at {}",
+            case.describe()
+        );
+    }
+}
+
+#[test]
+fn pld_certifies_a_smaller_epsilon_than_rdp_on_every_reference_case() {
+    for case in reference_cases() {
+        let pld = case.epsilon(Accountant::Pld);
+        let rdp = case.epsilon(Accountant::Rdp);
+        println!("{}: pld / rdp = {:.4}", case.describe(), pld / rdp);
+        assert!(pld < rdp, "pld {pld} >= rdp {rdp} at {}", case.describe());
     }
 }

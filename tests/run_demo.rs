@@ -47,7 +47,7 @@ fn demo_releases_the_source_schema_with_fake_names_and_no_copies() {
     );
     let epsilon = manifest["privacy"]["epsilon"].as_f64().unwrap();
     assert!(epsilon > 0.0 && epsilon <= 1.0, "epsilon {epsilon}");
-    assert_eq!(manifest["privacy"]["accountant"], "rdp");
+    assert_eq!(manifest["privacy"]["accountant"], "pld");
     assert_eq!(manifest["rows"], 1000);
     assert_eq!(manifest["verdict"]["passed"], true);
     assert!(manifest["privacy"]["steps"].as_u64().unwrap() > 0);

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::ConfigError;
 use super::raw::{RawKind, RawPipeline, RawSynthesize};
+use crate::privacy::Accountant;
 use crate::storage::Location;
 
 /// A pipeline ready to plan.
@@ -84,6 +85,8 @@ pub struct PrivacySpec {
     pub preprocessing_share: f64,
     /// Share of rows held out.
     pub holdout_fraction: f64,
+    /// The accountant of the ledger and of calibration.
+    pub accountant: Accountant,
 }
 
 /// `[training]`
@@ -255,13 +258,12 @@ pub(super) fn validate(
     }
 
     let privacy = raw.privacy.unwrap_or_default();
-    let accountant = privacy.accountant.unwrap_or_else(|| "rdp".to_owned());
-    if accountant != "rdp" {
-        return Err(cx.invalid(
-            "privacy.accountant",
-            format!("`{accountant}` is not supported yet; the supported accountant is \"rdp\""),
-        ));
-    }
+    let accountant = privacy
+        .accountant
+        .as_deref()
+        .unwrap_or("pld")
+        .parse::<Accountant>()
+        .map_err(|reason| cx.invalid("privacy.accountant", reason))?;
     let privacy = PrivacySpec {
         epsilon: cx.positive("privacy.epsilon", privacy.epsilon)?,
         delta: cx.fraction("privacy.delta", privacy.delta, true)?,
@@ -276,6 +278,7 @@ pub(super) fn validate(
             privacy.holdout_fraction,
             true,
         )?,
+        accountant,
     };
 
     let training = raw.training.unwrap_or_default();

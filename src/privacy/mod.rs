@@ -11,6 +11,7 @@
 mod calibrate;
 mod ledger;
 mod noise;
+pub mod pld;
 pub mod rdp;
 
 pub use calibrate::{PrivacyError, calibrate_noise_multiplier, dp_sgd_epsilon};
