@@ -117,6 +117,18 @@ fn remote_urls_are_not_supported_yet() {
 }
 
 #[test]
+fn an_unknown_accountant_names_the_key_and_the_choices() {
+    synthgate()
+        .arg("check")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(["--set", "privacy.accountant=moments"])
+        .assert()
+        .code(2)
+        .stderr(contains("privacy.accountant"))
+        .stderr(contains("\"pld\" or \"rdp\""));
+}
+
+#[test]
 fn bad_override_is_refused() {
     synthgate()
         .arg("check")
