@@ -20,51 +20,36 @@ fn budget_prints_epsilon_and_noise_on_the_last_line() {
     let arg = |key: &str| case[key].to_string();
     for (accountant, key, tolerance) in [("rdp", "epsilon_rdp", 0.01), ("pld", "epsilon_pld", 0.02)]
     {
-        let output = synthgate()
-            .args(["budget", "--accountant", accountant])
-            .args([
-                "--sampling-rate",
-                &arg("sampling_rate"),
-                "--steps",
-                &arg("steps"),
-            ])
-            .args([
-                "--delta",
-                &arg("delta"),
-                "--noise-multiplier",
-                &arg("noise_multiplier"),
-            ])
-            .output()
-            .unwrap();
-        assert!(output.status.success());
-        let epsilon = last_line(&output.stdout);
+        let (rate, steps, delta) = (arg("sampling_rate"), arg("steps"), arg("delta"));
+        let plan = [
+            "--accountant",
+            accountant,
+            "--sampling-rate",
+            &rate,
+            "--steps",
+            &steps,
+            "--delta",
+            &delta,
+        ];
+        let noise = arg("noise_multiplier");
+        let epsilon = budget_line(&[&plan[..], &["--noise-multiplier", &noise]].concat());
         let expected = case[key].as_f64().unwrap();
         assert!(
             (epsilon - expected).abs() / expected < tolerance,
             "{accountant}: {epsilon} vs {expected}"
         );
 
-        let output = synthgate()
-            .args(["budget", "--accountant", accountant])
-            .args([
-                "--sampling-rate",
-                &arg("sampling_rate"),
-                "--steps",
-                &arg("steps"),
-            ])
-            .args(["--delta", &arg("delta"), "--epsilon", &expected.to_string()])
-            .output()
-            .unwrap();
-        assert!(output.status.success());
-        let noise = last_line(&output.stdout);
+        let target = expected.to_string();
+        let calibrated = budget_line(&[&plan[..], &["--epsilon", &target]].concat());
         let expected_noise = case["noise_multiplier"].as_f64().unwrap();
         assert!(
-            (noise - expected_noise).abs() / expected_noise < tolerance,
-            "{accountant}: {noise} vs {expected_noise}"
+            (calibrated - expected_noise).abs() / expected_noise < tolerance,
+            "{accountant}: {calibrated} vs {expected_noise}"
         );
     }
 }
 
+/// The number on the last line of `synthgate budget ARGS`, which must succeed.
 fn budget_line(args: &[&str]) -> f64 {
     let output = synthgate().arg("budget").args(args).output().unwrap();
     assert!(

@@ -54,50 +54,37 @@ impl Case {
     }
 }
 
-#[test]
-fn rdp_epsilon_matches_dp_accounting_within_one_percent_and_never_below_half_a_percent() {
+/// Every reference case within `tolerance` relative of dp_accounting's value for `accountant`,
+/// and never more than half a percent below it.
+fn assert_matches_reference(accountant: Accountant, tolerance: f64) {
     for case in reference_cases() {
-        let epsilon = case.epsilon(Accountant::Rdp);
-        let relative = (epsilon - case.epsilon_rdp) / case.epsilon_rdp;
+        let expected = match accountant {
+            Accountant::Rdp => case.epsilon_rdp,
+            Accountant::Pld => case.epsilon_pld,
+        };
+        let epsilon = case.epsilon(accountant);
+        let relative = (epsilon - expected) / expected;
         println!(
-            "{}: {epsilon:.6} vs {:.6} ({relative:+.2e})",
-            case.describe(),
-            case.epsilon_rdp
-        );
-        assert!(
-            relative.abs() <= 0.01,
-            "off by {relative:+.4} at {}",
+            "{accountant} {}: {epsilon:.6} vs {expected:.6} ({relative:+.2e})",
             case.describe()
         );
+        let at = case.describe();
+        assert!(relative.abs() <= tolerance, "off by {relative:+.4} at {at}");
         assert!(
             relative >= -0.005,
-            "under-reports by {relative:+.4} at {}",
-            case.describe()
+            "under-reports by {relative:+.4} at {at}"
         );
     }
 }
 
 #[test]
+fn rdp_epsilon_matches_dp_accounting_within_one_percent_and_never_below_half_a_percent() {
+    assert_matches_reference(Accountant::Rdp, 0.01);
+}
+
+#[test]
 fn pld_epsilon_matches_dp_accounting_within_two_percent_and_never_below_half_a_percent() {
-    for case in reference_cases() {
-        let epsilon = case.epsilon(Accountant::Pld);
-        let relative = (epsilon - case.epsilon_pld) / case.epsilon_pld;
-        println!(
-            "{}: {epsilon:.6} vs {:.6} ({relative:+.2e})",
-            case.describe(),
-            case.epsilon_pld
-        );
-        assert!(
-            relative.abs() <= 0.02,
-            "off by {relative:+.4} at {}",
-            case.describe()
-        );
-        assert!(
-            relative >= -0.005,
-            "under-reports by {relative:+.4} at {}",
-            case.describe()
-        );
-    }
+    assert_matches_reference(Accountant::Pld, 0.02);
 }
 
 #[test]

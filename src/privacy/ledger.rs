@@ -152,19 +152,7 @@ impl PrivacyLedger {
                 let orders = rdp::default_orders();
                 let mut total = vec![0.0; orders.len()];
                 for entry in &self.entries {
-                    let LedgerEntry::DpSgd {
-                        sampling_rate,
-                        noise_multiplier,
-                        steps,
-                        ..
-                    } = entry;
-                    let curve = rdp::subsampled_gaussian_curve(
-                        *sampling_rate,
-                        *noise_multiplier,
-                        *steps,
-                        &orders,
-                    );
-                    for (sum, value) in total.iter_mut().zip(curve) {
+                    for (sum, value) in total.iter_mut().zip(entry.rdp_curve(&orders)) {
                         *sum += value;
                     }
                 }
@@ -173,26 +161,44 @@ impl PrivacyLedger {
             Accountant::Pld => {
                 let mut composed: Option<PrivacyLossDistribution> = None;
                 for entry in &self.entries {
-                    let LedgerEntry::DpSgd {
-                        sampling_rate,
-                        noise_multiplier,
-                        steps,
-                        ..
-                    } = entry;
-                    let entry_pld = PrivacyLossDistribution::poisson_subsampled_gaussian(
-                        *sampling_rate,
-                        *noise_multiplier,
-                        DEFAULT_INTERVAL,
-                    )?
-                    .self_compose(*steps);
+                    let loss = entry.privacy_loss()?;
                     composed = Some(match composed {
-                        None => entry_pld,
-                        Some(so_far) => so_far.compose(&entry_pld),
+                        None => loss,
+                        Some(so_far) => so_far.compose(&loss),
                     });
                 }
                 Ok(composed.map_or(0.0, |pld| pld.epsilon_for_delta(self.delta)))
             }
         }
+    }
+}
+
+impl LedgerEntry {
+    /// The entry's RDP at each of `orders`: what the RDP accountant adds up.
+    fn rdp_curve(&self, orders: &[f64]) -> Vec<f64> {
+        let LedgerEntry::DpSgd {
+            sampling_rate,
+            noise_multiplier,
+            steps,
+            ..
+        } = self;
+        rdp::subsampled_gaussian_curve(*sampling_rate, *noise_multiplier, *steps, orders)
+    }
+
+    /// The entry's privacy-loss distribution: what the PLD accountant convolves.
+    fn privacy_loss(&self) -> Result<PrivacyLossDistribution, PrivacyError> {
+        let LedgerEntry::DpSgd {
+            sampling_rate,
+            noise_multiplier,
+            steps,
+            ..
+        } = self;
+        Ok(PrivacyLossDistribution::poisson_subsampled_gaussian(
+            *sampling_rate,
+            *noise_multiplier,
+            DEFAULT_INTERVAL,
+        )?
+        .self_compose(*steps))
     }
 }
 
