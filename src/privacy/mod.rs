@@ -2,7 +2,8 @@
 //!
 //! Guarantees:
 //! - every mechanism that reads real data is recorded in a [`PrivacyLedger`] before it runs, and
-//!   the ledger's epsilon is the composition of all of them;
+//!   the ledger's epsilon is the composition of all of them, by privacy-loss distributions
+//!   ([`pld`], the default) or Rényi DP ([`rdp`]), each an upper bound of the true epsilon;
 //! - the noise multiplier of DP-SGD is calibrated before training for the exact number of
 //!   planned steps, so the run never spends more than its target epsilon;
 //! - privacy noise and Poisson sampling draw from [`PrivacyRng`], a ChaCha20 generator seeded by

@@ -313,16 +313,6 @@ impl LossPmf {
         let low = (low.floor() as i64).clamp(full_low, high);
         (low, high)
     }
-
-    /// Number of lattice points held.
-    pub fn len(&self) -> usize {
-        self.masses.len()
-    }
-
-    /// Whether no finite loss has mass.
-    pub fn is_empty(&self) -> bool {
-        self.masses.is_empty()
-    }
 }
 
 /// The privacy-loss distributions of a mechanism in both directions of add/remove neighbours.
