@@ -34,6 +34,9 @@ pub const DEFAULT_INTERVAL: f64 = 1e-4;
 /// composition); every such mass is moved to higher losses or to infinity, never dropped.
 const TAIL_MASS: f64 = 1e-15;
 
+/// Largest single-step loss, in nats, whose delta curve is computed; `exp` overflows near 709.
+const MAX_LOSS: f64 = 600.0;
+
 /// A discrete privacy-loss distribution: `masses[k]` at loss `(offset + k) * interval`, and
 /// `infinity` at an infinite loss. The masses sum to at most one.
 #[derive(Debug, Clone)]
@@ -72,25 +75,29 @@ impl LossPmf {
         let excesses: Vec<f64> = (lower..=upper)
             .map(|index| excess(index as f64 * interval))
             .collect();
-        // slopes[i] is the chord slope between points i - 1 and i; slopes[0] from (0, 0)
-        let mut slopes = Vec::with_capacity(count + 1);
-        let lowest = lower as f64 * interval;
-        slopes.push(excesses[0] / lowest.exp());
-        for i in 1..count {
-            let left = (lower + i as i64 - 1) as f64 * interval;
-            // y_i - y_{i-1} = y_{i-1} (e^h - 1)
-            let width = left.exp() * interval.exp_m1();
-            slopes.push((excesses[i] - excesses[i - 1]) / width);
-        }
-        slopes.push(0.0);
+        // m_i = y_i (s_i - s_{i-1}) with the chord slopes written relative to y_i, so that no
+        // exp(loss) is formed (it overflows past 709 nats): y_i s_i = (c_{i+1} - c_i) / (e^h - 1)
+        // (zero right of the top), y_i s_{i-1} = e^h (c_i - c_{i-1}) / (e^h - 1) (c_0 for the
+        // chord from (0, 0)).
+        let growth = interval.exp();
+        let width = interval.exp_m1();
         let zero = (-lower) as usize;
         let masses = (0..count)
             .map(|i| {
-                let loss = (lower + i as i64) as f64 * interval;
+                let right = if i + 1 < count {
+                    (excesses[i + 1] - excesses[i]) / width
+                } else {
+                    0.0
+                };
+                let left = if i > 0 {
+                    growth * (excesses[i] - excesses[i - 1]) / width
+                } else {
+                    excesses[0]
+                };
                 let unit = if i == zero { 1.0 } else { 0.0 };
                 // Convexity makes every mass non-negative; rounding can leave a negative ulp,
                 // which is no mass.
-                (unit + loss.exp() * (slopes[i + 1] - slopes[i])).max(0.0)
+                (unit + right - left).max(0.0)
             })
             .collect();
         Self {
@@ -98,6 +105,16 @@ impl LossPmf {
             offset: lower,
             masses,
             infinity: excesses[count - 1].max(0.0),
+        }
+    }
+
+    /// All mass at an infinite loss: no guarantee.
+    fn infinite(interval: f64) -> Self {
+        Self {
+            interval,
+            offset: 0,
+            masses: vec![0.0],
+            infinity: 1.0,
         }
     }
 
@@ -115,32 +132,36 @@ impl LossPmf {
 
     /// The smallest epsilon >= 0 whose delta is at most `delta`, or infinity if none is.
     ///
-    /// Between lattice points `l_k < epsilon <= l_{k+1}` the curve is `A - exp(epsilon) B` with
-    /// `A` the mass above `l_k` and `B = sum_{l_j > l_k} m_j exp(-l_j)`, so scanning down from the
-    /// top and solving the last interval exactly gives the answer without a search.
+    /// Just above lattice point `l_k` the curve is `A - exp(epsilon - l_k) W_k`, with `A` the mass
+    /// above `l_k` and `W_k = sum_{l_j > l_k} m_j exp(l_k - l_j)`, so scanning down from the top
+    /// and solving the last interval exactly gives the answer without a search. `W_k` is kept
+    /// relative to the current point (`W_{k-1} = e^-h (W_k + m_k)`) so that losses of hundreds of
+    /// nats do not underflow `exp(-l)`.
     pub fn epsilon_for_delta(&self, delta: f64) -> f64 {
         if self.infinity > delta {
             return f64::INFINITY;
         }
+        let step_down = (-self.interval).exp();
         let mut above = self.infinity;
+        // W relative to lattice point `reference`, scanning down from the top
         let mut weighted = 0.0;
-        for k in (0..self.masses.len()).rev() {
-            let loss = (self.offset + k as i64) as f64 * self.interval;
-            if loss <= 0.0 {
-                break;
-            }
-            let mass = self.masses[k];
+        let mut reference = self.offset + self.masses.len() as i64 - 1;
+        while reference > 0 && reference >= self.offset {
+            let loss = reference as f64 * self.interval;
             // delta at epsilon = loss, with the masses strictly above it
-            let delta_here = above - loss.exp() * weighted;
-            if delta_here > delta {
-                return ((above - delta) / weighted).ln().max(0.0);
+            if above - weighted > delta {
+                return loss + ((above - delta) / weighted).ln();
             }
+            let mass = self.masses[(reference - self.offset) as usize];
             above += mass;
-            weighted += mass * (-loss).exp();
+            weighted = step_down * (weighted + mass);
+            reference -= 1;
         }
-        // delta(0) with every positive loss counted
-        if above - weighted > delta {
-            ((above - delta) / weighted).ln().max(0.0)
+        // Every positive loss is counted and `reference` is at or below zero:
+        // delta(0) = above - exp(-l_reference) W.
+        let loss = reference as f64 * self.interval;
+        if above - (-loss).exp() * weighted > delta {
+            (loss + ((above - delta) / weighted).ln()).max(0.0)
         } else {
             0.0
         }
@@ -420,6 +441,16 @@ impl PrivacyLossDistribution {
         let z = normal_upper_quantile(TAIL_MASS);
         let lower = |loss: f64| ((loss / interval).floor() as i64).min(-1);
         let upper = |loss: f64| ((loss / interval).ceil() as i64).max(1);
+        // The closed forms use exp(epsilon); past MAX_LOSS nats they overflow. Such a step
+        // certifies nothing useful, so it is reported as an infinite loss (a true upper bound)
+        // rather than computed wrongly.
+        let top_loss = log_ratio(1.0 + z * s).max(-log_ratio(z * s));
+        if top_loss.is_nan() || top_loss >= MAX_LOSS {
+            return Ok(Self {
+                remove: LossPmf::infinite(interval),
+                add: LossPmf::infinite(interval),
+            });
+        }
         let remove = LossPmf::connect_the_dots(
             interval,
             lower(log_ratio(-z * s)),
@@ -576,6 +607,22 @@ mod tests {
             assert!((back - delta).abs() / delta < 1e-6, "{delta}: {back}");
             assert!(pld.delta_for_epsilon(epsilon * 0.99) > delta);
         }
+    }
+
+    #[test]
+    fn huge_losses_are_infinite_and_composed_losses_past_exp_underflow_stay_finite() {
+        // A Gaussian with sensitivity over noise mu = 40 has single-step losses near 1,000
+        // nats: beyond what is computed, so reported as no guarantee rather than a wrong one.
+        let huge = PrivacyLossDistribution::poisson_subsampled_gaussian(1.0, 0.025, 1e-2).unwrap();
+        assert_eq!(huge.epsilon_for_delta(1e-5), f64::INFINITY);
+        // mu = 5 (losses up to ~60 nats) composed 64 times is one Gaussian of mu = 40, whose
+        // epsilon near mu^2 / 2 + 4.26 mu = 970 lies past where exp(-loss) underflows.
+        let step = PrivacyLossDistribution::poisson_subsampled_gaussian(1.0, 0.2, 1e-2).unwrap();
+        let composed = step.self_compose(64);
+        let epsilon = composed.epsilon_for_delta(1e-5);
+        assert!(epsilon > 900.0 && epsilon < 1_050.0, "{epsilon}");
+        let back = composed.delta_for_epsilon(epsilon);
+        assert!((back - 1e-5).abs() < 1e-8, "{back}");
     }
 
     #[test]
