@@ -3,14 +3,14 @@
 //! A mechanism's privacy loss on a pair of neighbouring datasets is the random variable
 //! `L = ln(P(o) / Q(o))` with `o ~ P`. Its distribution determines the whole (epsilon, delta)
 //! curve, `delta(epsilon) = E[(1 - exp(epsilon - L))+] + P(L = inf)` (Sommer, Meiser and
-//! Mohammadi 2019, "Privacy loss classes", lemma 5), and the loss of a composition is the sum
+//! Mohammadi 2019, "Privacy loss classes: the central limit theorem in differential privacy"), and the loss of a composition is the sum
 //! of the independent losses, so composing mechanisms convolves their distributions (Koskela,
 //! Jälkö and Honkela 2020, "Computing tight differential privacy guarantees using FFT").
 //!
 //! Here each distribution lives on the lattice `k * interval`. One step of the subsampled
 //! Gaussian is discretised with the connect-the-dots construction of Doroshenko, Ghazi, Kamath,
 //! Kumar and Manurangsi 2022 ("Connect the dots: tighter discrete approximations of privacy
-//! loss distributions", section 3): the discrete distribution whose delta curve passes through
+//! loss distributions"): the discrete distribution whose delta curve passes through
 //! the exact curve at every lattice point and is linear in `exp(epsilon)` between them. The
 //! exact curve is convex in `exp(epsilon)`, so the discrete one lies above it everywhere: the
 //! reported epsilon is an upper bound, not an estimate. Composition over many steps raises the
@@ -48,7 +48,7 @@ pub struct LossPmf {
 }
 
 impl LossPmf {
-    /// The connect-the-dots discretisation (Doroshenko et al. 2022, algorithm 1) of a
+    /// The connect-the-dots discretisation (Doroshenko et al. 2022) of a
     /// mechanism on lattice points `lower..=upper` (with `lower < 0 < upper`).
     ///
     /// With `y = exp(epsilon)`, a discrete distribution's delta curve is piecewise linear in
@@ -354,8 +354,9 @@ impl PrivacyLossDistribution {
     /// `Q = N(0, s^2)` (one coordinate suffices: the worst case puts the whole sensitivity on
     /// one axis). `P / Q = (1 - q) + q exp((2x - 1) / (2 s^2))` grows with `x`, so each hockey-
     /// stick divergence `H_y(A || B) = sup_S A(S) - y B(S)` is attained on a half line and has
-    /// the closed forms below (as in Zhu, Dong and Wang 2022, "Optimal accounting of
-    /// differential privacy via characteristic function", section 4).
+    /// the closed forms below (the same half-line argument as Zhu, Dong and Wang 2022, "Optimal
+    /// accounting of differential privacy via characteristic function"; derived in the comments,
+    /// and tested at q = 1 against the analytic Gaussian curve of Balle and Wang 2018).
     pub fn poisson_subsampled_gaussian(
         sampling_rate: f64,
         noise_multiplier: f64,
