@@ -7,8 +7,9 @@ use std::fmt;
 
 use crate::config::Pipeline;
 use crate::error::Error;
-use crate::privacy::{self, Accountant};
-use crate::schema::{ColumnRole, TableCodec};
+use crate::privacy::{self, Accountant, PrivacyLedger};
+use crate::schema::discover::{THRESHOLD_DELTA_SHARE, singleton_release_probability};
+use crate::schema::{ColumnRole, PlannedRole, PreprocessingDesign, SchemaPlan};
 use crate::storage::{SourceInfo, inspect_source};
 use crate::train::TrainingPlan;
 
@@ -19,18 +20,22 @@ pub struct Plan {
     pub pipeline: Pipeline,
     /// the source's files, schema and row count
     pub source: SourceInfo,
-    /// the column encoders
-    pub codec: TableCodec,
+    /// the columns: encoders of those with public metadata, needs of the others
+    pub schema: SchemaPlan,
+    /// the DP preprocessing of the columns without public metadata, if any
+    pub preprocessing: Option<PreprocessingDesign>,
     /// rows that train
     pub train_rows: usize,
     /// rows held out
     pub holdout_rows: usize,
     /// the DP-SGD plan
     pub training: TrainingPlan,
-    /// epsilon planned for preprocessing (zero when every column has public metadata)
+    /// epsilon of the preprocessing alone (zero when every column has public metadata)
     pub preprocessing_epsilon: f64,
-    /// epsilon the planned training steps spend
+    /// epsilon of the planned training steps alone
     pub training_epsilon: f64,
+    /// epsilon of both composed: what the run spends
+    pub planned_epsilon: f64,
     /// the accountant
     pub accountant: Accountant,
     /// the training device
@@ -41,8 +46,12 @@ pub struct Plan {
 /// split and calibrates the noise multiplier.
 pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
     let source = inspect_source(&pipeline.source.location)?;
-    let codec = TableCodec::build(&source.schema, &pipeline.columns)?;
-    crate::validate::preflight(&pipeline, source.schema.clone(), &codec).await?;
+    let schema = SchemaPlan::build(
+        &source.schema,
+        &pipeline.columns,
+        pipeline.training.continuous_encoding,
+    )?;
+    crate::validate::preflight(&pipeline, source.schema.clone(), &schema).await?;
     let device = crate::model::select_device(&pipeline.training.device)?;
 
     let plan_error = |reason: String| Error::Plan {
@@ -72,25 +81,25 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
         crate::budget::sampling_rate_for_batch(training.batch_size as u64, train_rows as u64)?;
     let expected_batch_size = sampling_rate * train_rows as f64;
     let steps = crate::budget::steps_for_epochs(training.epochs, sampling_rate);
-    // Every column has public metadata in this version, so nothing is spent on preprocessing
-    // and the whole epsilon goes to DP-SGD.
-    let preprocessing_epsilon = 0.0;
-    let training_target = pipeline.privacy.epsilon - preprocessing_epsilon;
     let accountant = pipeline.privacy.accountant;
-    let noise_multiplier = privacy::calibrate_noise_multiplier(
+    let (epsilon, delta) = (pipeline.privacy.epsilon, pipeline.privacy.delta);
+    let (preprocessing, prior) = plan_preprocessing(
+        &schema,
         accountant,
-        sampling_rate,
-        steps,
-        training_target,
-        pipeline.privacy.delta,
+        epsilon,
+        delta,
+        pipeline.privacy.preprocessing_share,
+        train_rows,
+        &pipeline.file,
     )?;
-    let training_epsilon = privacy::dp_sgd_epsilon(
-        accountant,
-        sampling_rate,
-        noise_multiplier,
-        steps,
-        pipeline.privacy.delta,
-    )?;
+    let noise_multiplier =
+        privacy::calibrate_noise_multiplier_after(&prior, sampling_rate, steps, epsilon)?;
+    let preprocessing_epsilon = prior.epsilon()?;
+    let mut planned = prior;
+    planned.charge_dp_sgd_steps("discriminator", sampling_rate, noise_multiplier, steps);
+    let planned_epsilon = planned.epsilon()?;
+    let training_epsilon =
+        privacy::dp_sgd_epsilon(accountant, sampling_rate, noise_multiplier, steps, delta)?;
 
     let training_plan = TrainingPlan {
         steps,
@@ -107,15 +116,64 @@ pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
     Ok(Plan {
         pipeline,
         source,
-        codec,
+        schema,
+        preprocessing,
         train_rows,
         holdout_rows,
         training: training_plan,
         preprocessing_epsilon,
         training_epsilon,
+        planned_epsilon,
         accountant,
         device,
     })
+}
+
+/// The preprocessing mechanism of the columns without public metadata, sized so that it alone
+/// spends `share` of `epsilon`, and a ledger holding it (empty when nothing needs it).
+fn plan_preprocessing(
+    schema: &SchemaPlan,
+    accountant: Accountant,
+    epsilon: f64,
+    delta: f64,
+    share: f64,
+    train_rows: usize,
+    file: &std::path::Path,
+) -> Result<(Option<PreprocessingDesign>, PrivacyLedger), Error> {
+    let mut ledger = PrivacyLedger::new(accountant, delta);
+    let needs = schema.needs();
+    if needs.is_empty() {
+        return Ok((None, ledger));
+    }
+    if share <= 0.0 {
+        return Err(Error::Plan {
+            path: file.to_owned(),
+            reason: format!(
+                "{} column(s) have no public metadata, so DP preprocessing needs a budget, but \
+                 privacy.preprocessing_share is 0",
+                needs.len()
+            ),
+        });
+    }
+    let discovers = needs
+        .iter()
+        .any(|n| matches!(n, crate::schema::Need::Categories));
+    let threshold_delta = if discovers {
+        THRESHOLD_DELTA_SHARE * delta
+    } else {
+        0.0
+    };
+    // the Gaussian's own epsilon excludes the threshold term; the ledger adds it back
+    let noise = privacy::calibrate_noise_multiplier(
+        accountant,
+        1.0,
+        1,
+        share * epsilon,
+        delta - threshold_delta,
+    )?;
+    let design = PreprocessingDesign::new(&needs, noise, threshold_delta, train_rows);
+    ledger.charge(design.ledger_entry());
+    Ok((Some(design), ledger))
 }
 
 impl fmt::Display for Plan {
@@ -130,13 +188,45 @@ impl fmt::Display for Plan {
             self.source.files.len()
         )?;
         writeln!(f, "columns:")?;
-        for column in self.codec.columns() {
+        for column in self.schema.columns() {
             let role = match &column.role {
-                ColumnRole::Learned(encoder) => encoder.describe(),
-                ColumnRole::FakeName => "identifier, never learned -> fake names".to_owned(),
-                ColumnRole::Dropped => "dropped: never learned, not released".to_owned(),
+                PlannedRole::Ready(ColumnRole::Learned(encoder)) => encoder.describe(),
+                PlannedRole::Ready(ColumnRole::FakeName) => {
+                    "identifier, never learned -> fake names".to_owned()
+                }
+                PlannedRole::Ready(ColumnRole::Dropped) => {
+                    "dropped: never learned, not released".to_owned()
+                }
+                PlannedRole::Pending(crate::schema::Need::Numeric { encoding, .. }) => format!(
+                    "numeric {}: DP bounds and distribution function (2 noisy histograms) -> {} -> tanh",
+                    column.field.data_type(),
+                    match encoding {
+                        crate::schema::NumericEncoding::Quantile => "DP quantile transform",
+                        crate::schema::NumericEncoding::MinMax => "min-max",
+                    }
+                ),
+                PlannedRole::Pending(crate::schema::Need::Categories) => format!(
+                    "categorical {}: DP category discovery (noisy counts over a threshold) -> gumbel-softmax",
+                    column.field.data_type()
+                ),
             };
             writeln!(f, "  {:<24} {}", column.field.name(), role)?;
+        }
+        if let Some(design) = &self.preprocessing {
+            writeln!(
+                f,
+                "preprocessing: {} noisy count queries, noise multiplier {:.4} (noise {:.1} per count)",
+                design.queries, design.noise_multiplier, design.count_noise
+            )?;
+            if design.category_threshold.is_finite() {
+                writeln!(
+                    f,
+                    "category discovery: a value needs a noisy count above {:.0}; a value held by one row is released with probability {:.1e} (delta {:.1e} reserved)",
+                    design.category_threshold,
+                    singleton_release_probability(design.count_noise, design.category_threshold),
+                    design.threshold_delta
+                )?;
+            }
         }
         let t = &self.training;
         writeln!(
@@ -154,14 +244,19 @@ impl fmt::Display for Plan {
         writeln!(f, "noise multiplier: {:.4}", t.noise_multiplier)?;
         writeln!(f, "max grad norm: {}", t.max_grad_norm)?;
         writeln!(f, "accountant: {}", self.accountant)?;
+        let preprocessing = if self.preprocessing.is_some() {
+            format!("preprocessing {:.4} alone", self.preprocessing_epsilon)
+        } else {
+            "preprocessing 0: every column has public metadata".to_owned()
+        };
         writeln!(
             f,
-            "epsilon: {:.4} of {} at delta {:e} (preprocessing {:.4}: every column has public metadata; training {:.4})",
-            self.preprocessing_epsilon + self.training_epsilon,
+            "epsilon: {:.4} of {} at delta {:e} ({preprocessing}; training {:.4} alone; composed by {})",
+            self.planned_epsilon,
             p.privacy.epsilon,
             p.privacy.delta,
-            self.preprocessing_epsilon,
-            self.training_epsilon
+            self.training_epsilon,
+            self.accountant
         )?;
         writeln!(
             f,

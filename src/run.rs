@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::gate::GateVerdict;
 use crate::model::InitRng;
 use crate::plan::Plan;
-use crate::privacy::PrivacyLedger;
+use crate::privacy::{PrivacyLedger, PrivacyRng};
 use crate::report::{self, ManifestInput, PrivacySummary};
 use crate::storage::{self, StorageError};
 
@@ -117,17 +117,27 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         "source read and split"
     );
 
+    // DP preprocessing of the columns without public metadata, charged before it runs.
+    let mut ledger = PrivacyLedger::new(plan.accountant, pipeline.privacy.delta);
+    if let Some(design) = &plan.preprocessing {
+        ledger.charge(design.ledger_entry());
+    }
+    let codec = plan.schema.fit(
+        &train,
+        plan.preprocessing.as_ref(),
+        &mut PrivacyRng::from_os(),
+    )?;
+
     let device = plan.device.clone();
-    let encoded = plan.codec.encode(&train)?;
-    let width = plan.codec.encoded_width();
+    let encoded = codec.encode(&train, &mut seeded_stream(pipeline.training.seed, 3))?;
+    let width = codec.encoded_width();
     let train_tensor = Tensor::from_vec(encoded, (train.num_rows(), width), &device)
         .map_err(crate::model::ModelError::from)?;
-    let mut ledger = PrivacyLedger::new(plan.accountant, pipeline.privacy.delta);
     let mut init = InitRng::from_seed(pipeline.training.seed);
     let training_started = Instant::now();
     let generator = crate::train::train(
         &plan.training,
-        &plan.codec,
+        &codec,
         &train_tensor,
         &mut ledger,
         &mut init,
@@ -152,17 +162,17 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
     }
 
     let synthetic_path = staging.join("synthetic.parquet");
-    let mut sampling = InitRng(sampling_stream(pipeline.training.seed));
+    let mut sampling = InitRng(seeded_stream(pipeline.training.seed, 2));
     let batches = crate::sample::sample_batches(
         &generator,
-        &plan.codec,
+        &codec,
         pipeline.output.rows,
         &mut sampling,
         &device,
     )
     .map(|batch| batch.map_err(Error::from));
     let staged =
-        storage::write_parquet::<_, Error>(&synthetic_path, plan.codec.output_schema(), batches)?;
+        storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)?;
     tracing::info!(rows = staged.rows, "synthetic table staged");
 
     let ctx = crate::validate::session(
@@ -175,7 +185,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         what: "tables".to_owned(),
         source,
     })?;
-    let output_schema = plan.codec.output_schema();
+    let output_schema = codec.output_schema();
     let options = ParquetReadOptions::default().schema(&output_schema);
     ctx.register_parquet("synthetic", path_str(&synthetic_path)?, options)
         .await
@@ -183,7 +193,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
             what: "synthetic".to_owned(),
             source,
         })?;
-    let checks = crate::validate::evaluate(&ctx, pipeline, &plan.codec).await?;
+    let checks = crate::validate::evaluate(&ctx, pipeline, &codec).await?;
     let verdict = GateVerdict::from_checks(checks);
     log_verdict(&verdict);
 
@@ -203,7 +213,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let created_at = report::rfc3339(now);
-    let schema = plan.codec.output_schema();
+    let schema = codec.output_schema();
     let input = ManifestInput {
         pipeline: &pipeline.name,
         run_id: &run_id,
@@ -266,10 +276,11 @@ fn log_verdict(verdict: &GateVerdict) {
     }
 }
 
-/// The seeded stream for output sampling, apart from the initialisation stream.
-fn sampling_stream(seed: u64) -> ChaCha20Rng {
+/// A stream of the pipeline's seed apart from the initialisation stream: 1 splits, 2 samples
+/// the output, 3 spreads grid values in encoding. Never privacy noise.
+fn seeded_stream(seed: u64, stream: u64) -> ChaCha20Rng {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    rng.set_stream(2);
+    rng.set_stream(stream);
     rng
 }
 

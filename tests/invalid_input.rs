@@ -44,28 +44,29 @@ fn unknown_key_names_the_key_and_its_line() {
 }
 
 #[test]
-fn missing_bound_names_the_column() {
-    expect_exit_2(
-        |text| {
-            text.replace(
-                "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 150.0] }",
-                "sensitive_feature4 = { kind = \"continuous\" }",
-            )
-        },
-        &["sensitive_feature4", "bounds"],
-    );
-}
-
-#[test]
-fn undeclared_numeric_column_names_the_column() {
+fn a_column_without_metadata_needs_a_preprocessing_budget() {
     expect_exit_2(
         |text| {
             text.replace(
                 "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 150.0] }\n",
                 "",
             )
+            .replace("[privacy]\n", "[privacy]\npreprocessing_share = 0.0\n")
         },
-        &["sensitive_feature4", "bounds"],
+        &["no public metadata", "privacy.preprocessing_share"],
+    );
+}
+
+#[test]
+fn bounds_outside_the_type_name_the_column() {
+    expect_exit_2(
+        |text| {
+            text.replace(
+                "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 150.0] }",
+                "sensitive_feature4 = { kind = \"continuous\", bounds = [0.0, 1e309] }",
+            )
+        },
+        &["sensitive_feature4"],
     );
 }
 

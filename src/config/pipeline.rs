@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::ConfigError;
 use super::raw::{RawKind, RawPipeline, RawSynthesize};
 use crate::privacy::Accountant;
+use crate::schema::NumericEncoding;
 use crate::storage::Location;
 
 /// A pipeline ready to plan.
@@ -106,6 +107,8 @@ pub struct TrainingSpec {
     pub discriminator_steps: usize,
     /// Generator noise width.
     pub latent_dim: usize,
+    /// Encoder of numeric columns whose bounds come from DP preprocessing.
+    pub continuous_encoding: NumericEncoding,
     /// Requested device.
     pub device: String,
     /// Seed of initialisation, split and sampling.
@@ -295,6 +298,17 @@ pub(super) fn validate(
         ));
     }
     let learning_rate = cx.positive("training.learning_rate", training.learning_rate)?;
+    let continuous_encoding = match training.continuous_encoding.as_deref() {
+        Some("quantile") => NumericEncoding::Quantile,
+        Some("minmax") => NumericEncoding::MinMax,
+        Some(other) => {
+            return Err(cx.invalid(
+                "training.continuous_encoding",
+                format!("`{other}`: expected \"quantile\" or \"minmax\""),
+            ));
+        }
+        None => return Err(cx.missing("training.continuous_encoding")),
+    };
     let training = TrainingSpec {
         epochs: cx.positive("training.epochs", training.epochs)?,
         batch_size: cx.count("training.batch_size", training.batch_size)?,
@@ -304,6 +318,7 @@ pub(super) fn validate(
         discriminator_steps: cx
             .count("training.discriminator_steps", training.discriminator_steps)?,
         latent_dim: cx.count("training.latent_dim", training.latent_dim)?,
+        continuous_encoding,
         device,
         seed: training.seed.ok_or_else(|| cx.missing("training.seed"))?,
     };

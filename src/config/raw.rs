@@ -117,6 +117,8 @@ pub struct RawTraining {
     pub discriminator_steps: Option<u64>,
     /// Generator input width.
     pub latent_dim: Option<u64>,
+    /// "quantile" or "minmax": the encoder of numeric columns without public bounds.
+    pub continuous_encoding: Option<String>,
     /// "auto", "cpu" or "cuda:N".
     pub device: Option<String>,
     /// Seed of initialisation, split and output sampling.

@@ -1,6 +1,6 @@
 //! Epsilon of a DP-SGD plan, and the noise multiplier that meets a target epsilon.
 
-use super::{Accountant, pld, rdp};
+use super::{Accountant, PrivacyLedger, pld, rdp};
 
 /// Errors of privacy planning.
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +138,62 @@ pub fn calibrate_noise_multiplier(
     Ok(high)
 }
 
+/// The smallest noise multiplier (to a relative 1e-4) such that `steps` DP-SGD steps at
+/// `sampling_rate`, composed with everything already in `prior`, bring the ledger's epsilon to at
+/// most `epsilon`.
+///
+/// Composition is sub-additive under both accountants, so this leaves DP-SGD more than
+/// `epsilon` minus the prior's epsilon alone. The answer for DP-SGD alone at the full epsilon is
+/// a lower end (adding mechanisms never lowers epsilon); the search doubles from there to an
+/// upper end that the composed ledger certifies, then bisects.
+pub fn calibrate_noise_multiplier_after(
+    prior: &PrivacyLedger,
+    sampling_rate: f64,
+    steps: u64,
+    epsilon: f64,
+) -> Result<f64, PrivacyError> {
+    let alone = calibrate_noise_multiplier(
+        prior.accountant(),
+        sampling_rate,
+        steps,
+        epsilon,
+        prior.delta(),
+    )?;
+    if prior.entries().is_empty() {
+        return Ok(alone);
+    }
+    const MAX_NOISE: f64 = 1.0e4;
+    let meets = |sigma: f64| {
+        let mut ledger = prior.clone();
+        ledger.charge_dp_sgd_steps("discriminator", sampling_rate, sigma, steps);
+        ledger.epsilon().map(|e| e <= epsilon)
+    };
+    let mut low = alone;
+    let mut high = alone * 1.25;
+    while !meets(high)? {
+        low = high;
+        high *= 2.0;
+        if high > MAX_NOISE {
+            return Err(PrivacyError::Unreachable {
+                epsilon,
+                delta: prior.delta(),
+                steps,
+                sampling_rate,
+                max_noise: MAX_NOISE,
+            });
+        }
+    }
+    while (high - low) / high > 1.0e-4 {
+        let middle = 0.5 * (low + high);
+        if meets(middle)? {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    Ok(high)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +218,28 @@ mod tests {
         let rdp = calibrate_noise_multiplier(Accountant::Rdp, 0.02, 3_000, 1.0, 1e-5).unwrap();
         let pld = calibrate_noise_multiplier(Accountant::Pld, 0.02, 3_000, 1.0, 1e-5).unwrap();
         assert!(pld < rdp, "pld {pld}, rdp {rdp}");
+    }
+
+    #[test]
+    fn noise_calibrated_after_a_prior_mechanism_meets_the_composed_target() {
+        for accountant in [Accountant::Rdp, Accountant::Pld] {
+            let mut prior = PrivacyLedger::new(accountant, 1e-6);
+            let counts = calibrate_noise_multiplier(accountant, 1.0, 1, 0.1, 1e-6).unwrap();
+            prior.charge(super::super::LedgerEntry::GaussianCounts {
+                purpose: "counts".to_owned(),
+                queries: 3,
+                noise_multiplier: counts,
+                threshold_delta: 0.0,
+            });
+            let sigma = calibrate_noise_multiplier_after(&prior, 0.01, 2_000, 1.0).unwrap();
+            let mut ledger = prior.clone();
+            ledger.charge_dp_sgd_steps("discriminator", 0.01, sigma, 2_000);
+            let spent = ledger.epsilon().unwrap();
+            assert!(spent <= 1.0 && spent > 0.99, "{accountant}: {spent}");
+            // the composed ledger leaves DP-SGD more than 0.9 of the budget
+            let training = dp_sgd_epsilon(accountant, 0.01, sigma, 2_000, 1e-6).unwrap();
+            assert!(training > 0.9, "{accountant}: training alone {training}");
+        }
     }
 
     #[test]

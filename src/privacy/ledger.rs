@@ -59,6 +59,22 @@ pub enum LedgerEntry {
         /// number of steps taken
         steps: u64,
     },
+    /// Noisy counts (histograms, distinct counts) of the preprocessing, each query of L2
+    /// sensitivity 1 with its own Gaussian noise. Together they are one Gaussian mechanism whose
+    /// noise multiplier is `(sum over queries of 1 / sigma_i^2)^(-1/2)`: the composition of
+    /// Gaussian mechanisms, adaptive or not, is exactly Gaussian in that way (Dong, Roth and
+    /// Su 2019, "Gaussian differential privacy", corollary 3.3, with mu_i = 1 / sigma_i).
+    GaussianCounts {
+        /// what the counts found
+        purpose: String,
+        /// number of count queries (one histogram is one query)
+        queries: u64,
+        /// noise multiplier of the whole mechanism
+        noise_multiplier: f64,
+        /// the probability that thresholding releases a key held by a single person: paid
+        /// additively in delta (see [`PrivacyLedger::epsilon`])
+        threshold_delta: f64,
+    },
 }
 
 /// The mechanisms applied to one source in one run. Entries are only ever added.
@@ -134,20 +150,55 @@ impl PrivacyLedger {
             .iter()
             .map(|entry| match entry {
                 LedgerEntry::DpSgd { steps, .. } => *steps,
+                LedgerEntry::GaussianCounts { .. } => 0,
             })
             .sum()
     }
 
-    /// Epsilon of all entries composed, by the ledger's accountant.
+    /// The delta that thresholded counts spend outside the accountant.
+    pub fn threshold_delta(&self) -> f64 {
+        self.entries
+            .iter()
+            .map(|entry| match entry {
+                LedgerEntry::GaussianCounts {
+                    threshold_delta, ..
+                } => *threshold_delta,
+                LedgerEntry::DpSgd { .. } => 0.0,
+            })
+            .sum()
+    }
+
+    /// Epsilon of all entries composed, by the ledger's accountant, at the ledger's delta.
     ///
     /// RDP: the curves of independent mechanisms add order by order (Mironov 2017, proposition
-    /// 1), then one conversion gives epsilon at the ledger's delta. PLD: the loss distributions
-    /// of independent mechanisms convolve (Koskela et al. 2020), then epsilon is read at delta.
+    /// 1), then one conversion gives epsilon. PLD: the loss distributions of independent
+    /// mechanisms convolve (Koskela et al. 2020), then epsilon is read off.
+    ///
+    /// Thresholded counts (category discovery) are not a Gaussian mechanism: a key that only the
+    /// added person holds can appear. Let `p` be the probability that any such key passes the
+    /// threshold (at most the entries' `threshold_delta`). Without such a key the output is a
+    /// post-processing of the Gaussian counts of the keys both neighbours share, and the new key's
+    /// noise is independent of the rest, so for every event `S` of the whole run's output:
+    /// `P_with(S) <= P_with(S, no new key) + p <= e^eps P_without(S) + delta_acc + p`, and
+    /// `P_without(S) <= e^eps P_with(S | no new key) + delta_acc`, which is at most
+    /// `e^eps / (1 - p) P_with(S) + delta_acc`. So the run is `(eps_acc + ln(1 / (1 - p)), delta_acc + p)`-DP, where
+    /// `eps_acc` is the accountant's epsilon at `delta_acc = delta - p`. (The same argument as
+    /// the thresholded histograms of Korolova et al. 2009, "Releasing search queries and clicks
+    /// privately", and Wilson et al. 2020, "Differentially private SQL with bounded user
+    /// contribution".)
     pub fn epsilon(&self) -> Result<f64, PrivacyError> {
         if self.entries.is_empty() {
             return Ok(0.0);
         }
-        match self.accountant {
+        let threshold_delta = self.threshold_delta();
+        let delta = self.delta - threshold_delta;
+        if delta <= 0.0 || delta.is_nan() {
+            return Err(PrivacyError::Invalid(format!(
+                "thresholding spends delta {threshold_delta:e}, all of the run's delta {:e}",
+                self.delta
+            )));
+        }
+        let epsilon = match self.accountant {
             Accountant::Rdp => {
                 let orders = rdp::default_orders();
                 let mut total = vec![0.0; orders.len()];
@@ -156,7 +207,7 @@ impl PrivacyLedger {
                         *sum += value;
                     }
                 }
-                Ok(rdp::epsilon_from_rdp(&orders, &total, self.delta).0)
+                rdp::epsilon_from_rdp(&orders, &total, delta).0
             }
             Accountant::Pld => {
                 let mut composed: Option<PrivacyLossDistribution> = None;
@@ -167,38 +218,45 @@ impl PrivacyLedger {
                         Some(so_far) => so_far.compose(&loss),
                     });
                 }
-                Ok(composed.map_or(0.0, |pld| pld.epsilon_for_delta(self.delta)))
+                composed.map_or(0.0, |pld| pld.epsilon_for_delta(delta))
             }
-        }
+        };
+        Ok(epsilon - (-threshold_delta).ln_1p())
     }
 }
 
 impl LedgerEntry {
+    /// The entry as Poisson-subsampled Gaussian steps: (sampling rate, noise multiplier, steps).
+    /// Counts without subsampling are sampling rate 1 and one step.
+    fn as_gaussian_steps(&self) -> (f64, f64, u64) {
+        match self {
+            LedgerEntry::DpSgd {
+                sampling_rate,
+                noise_multiplier,
+                steps,
+                ..
+            } => (*sampling_rate, *noise_multiplier, *steps),
+            LedgerEntry::GaussianCounts {
+                noise_multiplier, ..
+            } => (1.0, *noise_multiplier, 1),
+        }
+    }
+
     /// The entry's RDP at each of `orders`: what the RDP accountant adds up.
     fn rdp_curve(&self, orders: &[f64]) -> Vec<f64> {
-        let LedgerEntry::DpSgd {
-            sampling_rate,
-            noise_multiplier,
-            steps,
-            ..
-        } = self;
-        rdp::subsampled_gaussian_curve(*sampling_rate, *noise_multiplier, *steps, orders)
+        let (sampling_rate, noise_multiplier, steps) = self.as_gaussian_steps();
+        rdp::subsampled_gaussian_curve(sampling_rate, noise_multiplier, steps, orders)
     }
 
     /// The entry's privacy-loss distribution: what the PLD accountant convolves.
     fn privacy_loss(&self) -> Result<PrivacyLossDistribution, PrivacyError> {
-        let LedgerEntry::DpSgd {
+        let (sampling_rate, noise_multiplier, steps) = self.as_gaussian_steps();
+        Ok(PrivacyLossDistribution::poisson_subsampled_gaussian(
             sampling_rate,
             noise_multiplier,
-            steps,
-            ..
-        } = self;
-        Ok(PrivacyLossDistribution::poisson_subsampled_gaussian(
-            *sampling_rate,
-            *noise_multiplier,
             DEFAULT_INTERVAL,
         )?
-        .self_compose(*steps))
+        .self_compose(steps))
     }
 }
 

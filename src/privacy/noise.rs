@@ -29,6 +29,12 @@ impl PrivacyRng {
             .collect()
     }
 
+    /// One draw of N(0, std_dev^2).
+    pub fn gaussian_f64(&mut self, std_dev: f64) -> f64 {
+        let z: f64 = self.0.sample(StandardNormal);
+        z * std_dev
+    }
+
     /// `count` independent draws of N(0, std_dev^2).
     pub fn gaussian(&mut self, count: usize, std_dev: f64) -> Vec<f32> {
         (0..count)

@@ -516,12 +516,12 @@ pub fn subsampled_gaussian_epsilon(
 }
 
 /// `P(Z > z)` for a standard normal `Z`, accurate in relative terms far into the tail.
-fn normal_upper_tail(z: f64) -> f64 {
+pub(crate) fn normal_upper_tail(z: f64) -> f64 {
     0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
 }
 
 /// The `z` with `P(Z > z) = tail` for `tail` in (0, 0.5], by bisection on [`normal_upper_tail`].
-fn normal_upper_quantile(tail: f64) -> f64 {
+pub(crate) fn normal_upper_quantile(tail: f64) -> f64 {
     let (mut low, mut high) = (0.0, 40.0);
     for _ in 0..200 {
         let middle = 0.5 * (low + high);

@@ -1,17 +1,28 @@
 //! One column's encoder: Arrow values to a slice of an encoded row, and back.
+//!
+//! Numeric columns (integers, floats, decimals, dates, times, timestamps) take one slot in
+//! [-1, 1], plus a two-slot null indicator when the release may hold nulls. Values on a grid
+//! (integers, decimals, dates) are spread uniformly over the middle half of their grid cell
+//! before encoding, so the generator sees a continuous distribution, and are rounded back to the
+//! grid on decoding (the margins absorb the f32 rounding of the encoded row).
+//! Categorical columns are one-hot over their categories, a null slot when the release may hold nulls, and an
+//! "other" slot for values not in the list.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::datatypes::DataType;
 use rand::Rng;
 
 use super::SchemaError;
-use crate::config::ColumnSpec;
+use super::numeric;
 
-/// How the generator emits one column.
+/// Width, in grid cells, of the band a grid value is spread over in encoding.
+const JITTER: f64 = 0.5;
+
+/// How the generator emits one part of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputHead {
     /// One value through tanh, in [-1, 1].
@@ -28,32 +39,77 @@ pub enum OutputHead {
     },
 }
 
+/// Where a column's metadata came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Declared in the pipeline or implied by the type: free.
+    Public,
+    /// Estimated from the data by a DP mechanism charged to the ledger.
+    Private,
+}
+
+/// The map of a numeric column's values to [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transform {
+    /// Linear from the bounds to [-1, 1] (min-max scaling).
+    MinMax,
+    /// Through a DP estimate of the column's distribution function: piecewise linear between
+    /// `edges` (increasing, in the continuous space of the column) with the shares of rows
+    /// below each edge in `cumulative` (non-decreasing from 0 to 1). A column skewed like
+    /// Adult's `capital-gain` comes out evenly spread in [-1, 1].
+    Cdf {
+        /// bin edges
+        edges: Vec<f64>,
+        /// share of rows below each edge
+        cumulative: Vec<f64>,
+    },
+}
+
+/// The encoder of a numeric column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumericEncoder {
+    /// column name
+    pub name: String,
+    /// Arrow type of the source and the release
+    pub data_type: DataType,
+    /// whether the release may hold nulls (the encoding then has a null indicator); when not,
+    /// a null in the source encodes as the middle of the range
+    pub nulls: bool,
+    /// spacing of the type's values, `None` for floats
+    pub grid: Option<f64>,
+    /// smallest value released (on the grid); smaller values are clamped to it
+    pub low: f64,
+    /// largest value released (on the grid); larger values are clamped to it
+    pub high: f64,
+    /// how values map to [-1, 1]
+    pub transform: Transform,
+    /// where the bounds came from
+    pub provenance: Provenance,
+}
+
+/// The encoder of a categorical column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalEncoder {
+    /// column name
+    pub name: String,
+    /// Arrow type of the source and the release
+    pub data_type: DataType,
+    /// whether the release may hold nulls (the encoding then has a null slot); when not, a
+    /// null in the source encodes as "other"
+    pub nulls: bool,
+    /// the categories, public or found by DP discovery
+    pub categories: Vec<String>,
+    /// where the categories came from
+    pub provenance: Provenance,
+}
+
 /// The encoder of one learned column.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ColumnEncoder {
-    /// A number scaled from public bounds to [-1, 1]; values outside the bounds are clamped.
-    Continuous {
-        /// column name
-        name: String,
-        /// Arrow type of the source and the release
-        data_type: DataType,
-        /// public bounds
-        low: f64,
-        /// public bounds
-        high: f64,
-    },
-    /// One-hot over the public categories plus one last "other" slot, which takes nulls and
-    /// values outside the list.
-    Categorical {
-        /// column name
-        name: String,
-        /// Arrow type of the source and the release
-        data_type: DataType,
-        /// whether the release may hold nulls
-        nullable: bool,
-        /// public categories
-        categories: Vec<String>,
-    },
+    /// A number, date, time or timestamp.
+    Numeric(NumericEncoder),
+    /// A string or boolean from a list of categories.
+    Categorical(CategoricalEncoder),
 }
 
 pub(super) fn is_string(data_type: &DataType) -> bool {
@@ -64,254 +120,305 @@ pub(super) fn is_string(data_type: &DataType) -> bool {
     }
 }
 
-/// The range of values an Arrow numeric type holds, or `None` when it is not numeric.
-fn numeric_range(data_type: &DataType) -> Option<(f64, f64)> {
-    use DataType::*;
-    Some(match data_type {
-        Int8 => (i8::MIN as f64, i8::MAX as f64),
-        Int16 => (i16::MIN as f64, i16::MAX as f64),
-        Int32 => (i32::MIN as f64, i32::MAX as f64),
-        Int64 => (i64::MIN as f64, i64::MAX as f64),
-        UInt8 => (0.0, u8::MAX as f64),
-        UInt16 => (0.0, u16::MAX as f64),
-        UInt32 => (0.0, u32::MAX as f64),
-        UInt64 => (0.0, u64::MAX as f64),
-        Float32 => (f32::MIN as f64, f32::MAX as f64),
-        Float64 => (f64::MIN, f64::MAX),
-        _ => return None,
-    })
+fn arrow_error(name: &str) -> impl FnOnce(datafusion::arrow::error::ArrowError) -> SchemaError {
+    let column = name.to_owned();
+    move |source| SchemaError::Arrow { column, source }
 }
 
-fn is_integer(data_type: &DataType) -> bool {
-    data_type.is_integer()
+impl NumericEncoder {
+    /// The interval of the continuous space: the bounds, widened by half a grid step each side
+    /// so that every grid value owns a cell of the same width.
+    pub fn span(&self) -> (f64, f64) {
+        let half = self.grid.map_or(0.0, |g| g / 2.0);
+        (self.low - half, self.high + half)
+    }
+
+    fn width(&self) -> usize {
+        if self.nulls { 3 } else { 1 }
+    }
+
+    /// `x` of the continuous space as a share in [0, 1].
+    fn share_below(&self, x: f64) -> f64 {
+        let (a, b) = self.span();
+        match &self.transform {
+            Transform::MinMax => {
+                if b > a {
+                    ((x - a) / (b - a)).clamp(0.0, 1.0)
+                } else {
+                    0.5
+                }
+            }
+            Transform::Cdf { edges, cumulative } => interpolate(edges, cumulative, x),
+        }
+    }
+
+    /// A share in [0, 1] back to a value on the grid within the bounds.
+    fn value_at(&self, unit: f64) -> f64 {
+        let (a, b) = self.span();
+        let x = match &self.transform {
+            Transform::MinMax => a + unit * (b - a),
+            Transform::Cdf { edges, cumulative } => interpolate(cumulative, edges, unit),
+        };
+        let on_grid = match self.grid {
+            Some(g) => (x / g).round() * g,
+            None => x,
+        };
+        on_grid.clamp(self.low, self.high)
+    }
+
+    fn encode_into<R: Rng>(
+        &self,
+        array: &ArrayRef,
+        matrix: &mut [f32],
+        stride: usize,
+        offset: usize,
+        rng: &mut R,
+    ) -> Result<(), SchemaError> {
+        let values = numeric::to_f64(array).map_err(arrow_error(&self.name))?;
+        for row in 0..values.len() {
+            let cell = &mut matrix[row * stride + offset..row * stride + offset + self.width()];
+            if values.is_null(row) {
+                // the value slot stays at the middle; the indicator, if any, says "null"
+                if self.nulls {
+                    cell[2] = 1.0;
+                }
+                continue;
+            }
+            let value = values.value(row).clamp(self.low, self.high);
+            let x = match self.grid {
+                Some(g) => value + g * JITTER * (rng.random::<f64>() - 0.5),
+                None => value,
+            };
+            cell[0] = (2.0 * self.share_below(x) - 1.0) as f32;
+            if self.nulls {
+                cell[1] = 1.0;
+            }
+        }
+        Ok(())
+    }
+
+    fn decode<R: Rng>(
+        &self,
+        generated: &[f32],
+        rows: usize,
+        stride: usize,
+        offset: usize,
+        rng: &mut R,
+    ) -> Result<ArrayRef, SchemaError> {
+        let values: Float64Array = (0..rows)
+            .map(|row| {
+                let cell = &generated[row * stride + offset..row * stride + offset + self.width()];
+                if self.nulls && sample_slot(&cell[1..3], rng) == 1 {
+                    return None;
+                }
+                let unit = (f64::from(cell[0]).clamp(-1.0, 1.0) + 1.0) / 2.0;
+                Some(self.value_at(unit))
+            })
+            .collect();
+        numeric::from_f64(values, &self.data_type).map_err(arrow_error(&self.name))
+    }
 }
 
-impl ColumnEncoder {
-    /// The encoder of `field` under its declaration (`None` when undeclared).
-    pub(super) fn new(field: &Field, spec: Option<&ColumnSpec>) -> Result<Self, SchemaError> {
-        let name = field.name().clone();
-        let data_type = field.data_type().clone();
-        let numeric = numeric_range(&data_type);
-        let categorical_type = is_string(&data_type) || data_type == DataType::Boolean;
-        match spec {
-            Some(ColumnSpec::Continuous { bounds }) => {
-                let Some((type_low, type_high)) = numeric else {
-                    return Err(SchemaError::KindMismatch {
-                        column: name,
-                        kind: "continuous",
-                        data_type,
-                    });
-                };
-                let Some((low, high)) = *bounds else {
-                    return Err(SchemaError::NeedsMetadata {
-                        column: name.clone(),
-                        data_type,
-                        what: "public `bounds`",
-                        hint: format!(
-                            "DP bounds are not supported yet; declare {name} = {{ kind = \
-                             \"continuous\", bounds = [low, high] }}"
-                        ),
-                    });
-                };
-                if low < type_low || high > type_high {
-                    return Err(SchemaError::BoundsOutsideType {
-                        column: name,
-                        low,
-                        high,
-                        data_type,
-                    });
-                }
-                Ok(ColumnEncoder::Continuous {
-                    name,
-                    data_type,
-                    low,
-                    high,
-                })
-            }
-            Some(ColumnSpec::Categorical { categories }) => {
-                if numeric.is_some() {
-                    return Err(SchemaError::NotSupported {
-                        column: name,
-                        data_type,
-                        what: "a categorical numeric column",
-                    });
-                }
-                if !categorical_type {
-                    return Err(SchemaError::KindMismatch {
-                        column: name,
-                        kind: "categorical",
-                        data_type,
-                    });
-                }
-                let categories = match (categories, &data_type) {
-                    (Some(list), DataType::Boolean) => {
-                        if list.iter().any(|c| c != "true" && c != "false") {
-                            return Err(SchemaError::KindMismatch {
-                                column: name,
-                                kind: "categorical with categories other than \"true\" and \"false\"",
-                                data_type,
-                            });
-                        }
-                        list.clone()
-                    }
-                    (Some(list), _) => list.clone(),
-                    (None, DataType::Boolean) => vec!["false".to_owned(), "true".to_owned()],
-                    (None, _) => return Err(needs_categories(name, data_type)),
-                };
-                Ok(ColumnEncoder::Categorical {
-                    name,
-                    data_type,
-                    nullable: field.is_nullable(),
-                    categories,
-                })
-            }
-            Some(ColumnSpec::Identifier(_)) | Some(ColumnSpec::Drop) => {
-                unreachable_role(name, data_type)
-            }
-            None if data_type == DataType::Boolean => Ok(ColumnEncoder::Categorical {
-                name,
-                data_type,
-                nullable: field.is_nullable(),
-                categories: vec!["false".to_owned(), "true".to_owned()],
-            }),
-            None if numeric.is_some() => Err(SchemaError::NeedsMetadata {
-                column: name.clone(),
-                data_type,
-                what: "public `bounds`",
-                hint: format!(
-                    "declare {name} = {{ kind = \"continuous\", bounds = [low, high] }} in [columns]"
-                ),
-            }),
-            None if categorical_type => Err(needs_categories(name, data_type)),
-            None => Err(SchemaError::NotSupported {
-                column: name,
-                data_type,
-                what: "this type",
-            }),
-        }
+/// Piecewise-linear interpolation of `ys` over increasing `xs`, constant beyond the ends. Where
+/// `xs` repeats (a jump), the first segment that reaches `x` wins.
+pub(super) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
+    let last = xs.len() - 1;
+    if x <= xs[0] {
+        return ys[0];
+    }
+    if x >= xs[last] {
+        return ys[last];
+    }
+    // first index with xs[i] >= x; xs[i - 1] < x
+    let i = xs.partition_point(|&v| v < x);
+    let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
+    if x1 > x0 {
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    } else {
+        y1
+    }
+}
+
+impl CategoricalEncoder {
+    fn null_slot(&self) -> Option<usize> {
+        self.nulls.then_some(self.categories.len())
     }
 
-    /// The column name.
-    pub fn name(&self) -> &str {
-        match self {
-            ColumnEncoder::Continuous { name, .. } | ColumnEncoder::Categorical { name, .. } => {
-                name
-            }
-        }
+    fn other_slot(&self) -> usize {
+        self.categories.len() + usize::from(self.nulls)
     }
 
-    /// Width in an encoded row.
-    pub fn width(&self) -> usize {
-        match self {
-            ColumnEncoder::Continuous { .. } => 1,
-            ColumnEncoder::Categorical { categories, .. } => categories.len() + 1,
-        }
+    fn width(&self) -> usize {
+        self.other_slot() + 1
     }
 
-    /// The generator head for this column at `offset`.
-    pub fn head(&self, offset: usize) -> OutputHead {
-        match self {
-            ColumnEncoder::Continuous { .. } => OutputHead::Continuous { offset },
-            ColumnEncoder::Categorical { .. } => OutputHead::Categorical {
-                offset,
-                width: self.width(),
-            },
-        }
-    }
-
-    /// A one-line description for `synthgate check`.
-    pub fn describe(&self) -> String {
-        match self {
-            ColumnEncoder::Continuous {
-                data_type,
-                low,
-                high,
-                ..
-            } => {
-                format!("continuous {data_type}, public bounds [{low}, {high}] -> tanh")
-            }
-            ColumnEncoder::Categorical {
-                data_type,
-                categories,
-                ..
-            } => format!(
-                "categorical {data_type}, {} public categories + other -> gumbel-softmax",
-                categories.len()
-            ),
-        }
-    }
-
-    fn arrow_error(&self) -> impl FnOnce(datafusion::arrow::error::ArrowError) -> SchemaError + '_ {
-        move |source| SchemaError::Arrow {
-            column: self.name().to_owned(),
-            source,
-        }
-    }
-
-    /// Writes this column of `array` into rows of `matrix` (row stride `stride`) at `offset`.
-    pub(super) fn encode_into(
+    fn encode_into(
         &self,
         array: &ArrayRef,
         matrix: &mut [f32],
         stride: usize,
         offset: usize,
     ) -> Result<(), SchemaError> {
-        match self {
-            ColumnEncoder::Continuous {
-                name,
-                data_type,
-                low,
-                high,
-            } => {
-                if array.null_count() > 0 {
-                    return Err(SchemaError::NotSupported {
-                        column: name.clone(),
-                        data_type: data_type.clone(),
-                        what: "a null in a continuous column",
-                    });
-                }
-                let values = cast(array, &DataType::Float64).map_err(self.arrow_error())?;
-                let values = values
-                    .as_any()
-                    .downcast_ref::<Float64Array>()
-                    .ok_or_else(|| SchemaError::NotSupported {
-                        column: name.clone(),
-                        data_type: data_type.clone(),
-                        what: "this type",
-                    })?;
-                for (row, value) in values.values().iter().enumerate() {
-                    let clamped = value.clamp(*low, *high);
-                    matrix[row * stride + offset] =
-                        (2.0 * (clamped - low) / (high - low) - 1.0) as f32;
-                }
-            }
-            ColumnEncoder::Categorical { categories, .. } => {
-                let index: HashMap<&str, usize> = categories
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (c.as_str(), i))
-                    .collect();
-                let other = categories.len();
-                let strings = cast(array, &DataType::Utf8).map_err(self.arrow_error())?;
-                let strings = strings
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .ok_or_else(|| SchemaError::NotSupported {
-                        column: self.name().to_owned(),
-                        data_type: array.data_type().clone(),
-                        what: "this type",
-                    })?;
-                for row in 0..strings.len() {
-                    let slot = if strings.is_null(row) {
-                        other
-                    } else {
-                        index.get(strings.value(row)).copied().unwrap_or(other)
-                    };
-                    matrix[row * stride + offset + slot] = 1.0;
-                }
-            }
+        let index: HashMap<&str, usize> = self
+            .categories
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let strings = cast(array, &DataType::Utf8).map_err(arrow_error(&self.name))?;
+        let strings = strings
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| SchemaError::NotSupported {
+                column: self.name.clone(),
+                data_type: array.data_type().clone(),
+                what: "this type",
+            })?;
+        for row in 0..strings.len() {
+            let slot = if strings.is_null(row) {
+                self.null_slot().unwrap_or(self.other_slot())
+            } else {
+                index
+                    .get(strings.value(row))
+                    .copied()
+                    .unwrap_or(self.other_slot())
+            };
+            matrix[row * stride + offset + slot] = 1.0;
         }
         Ok(())
+    }
+
+    fn decode<R: Rng>(
+        &self,
+        generated: &[f32],
+        rows: usize,
+        stride: usize,
+        offset: usize,
+        rng: &mut R,
+    ) -> Result<ArrayRef, SchemaError> {
+        let count = self.categories.len();
+        let mut chosen: Vec<Option<&str>> = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let start = row * stride + offset;
+            let probabilities = &generated[start..start + self.width()];
+            let slot = sample_slot(probabilities, rng);
+            let category = if slot < count {
+                Some(slot)
+            } else if Some(slot) == self.null_slot() {
+                None
+            } else {
+                // "other" stands for values too rare to release: the row gets its likeliest
+                // listed category.
+                Some(argmax(&probabilities[..count]))
+            };
+            chosen.push(category.map(|c| self.categories[c].as_str()));
+        }
+        if self.data_type == DataType::Boolean {
+            let values: BooleanArray = chosen.iter().map(|v| v.map(|s| s == "true")).collect();
+            return Ok(Arc::new(values));
+        }
+        let values: StringArray = chosen.into_iter().collect();
+        cast(&values, &self.data_type).map_err(arrow_error(&self.name))
+    }
+}
+
+impl ColumnEncoder {
+    /// The column name.
+    pub fn name(&self) -> &str {
+        match self {
+            ColumnEncoder::Numeric(e) => &e.name,
+            ColumnEncoder::Categorical(e) => &e.name,
+        }
+    }
+
+    /// Where the column's metadata came from.
+    pub fn provenance(&self) -> Provenance {
+        match self {
+            ColumnEncoder::Numeric(e) => e.provenance,
+            ColumnEncoder::Categorical(e) => e.provenance,
+        }
+    }
+
+    /// Width in an encoded row.
+    pub fn width(&self) -> usize {
+        match self {
+            ColumnEncoder::Numeric(e) => e.width(),
+            ColumnEncoder::Categorical(e) => e.width(),
+        }
+    }
+
+    /// The generator heads of this column at `offset`.
+    pub fn heads(&self, offset: usize) -> Vec<OutputHead> {
+        match self {
+            ColumnEncoder::Numeric(e) => {
+                let mut heads = vec![OutputHead::Continuous { offset }];
+                if e.nulls {
+                    heads.push(OutputHead::Categorical {
+                        offset: offset + 1,
+                        width: 2,
+                    });
+                }
+                heads
+            }
+            ColumnEncoder::Categorical(e) => vec![OutputHead::Categorical {
+                offset,
+                width: e.width(),
+            }],
+        }
+    }
+
+    /// A one-line description for `synthgate check` and the run log. It names no category of a
+    /// privately discovered list (those are DP outputs, but belong in the release, not in logs).
+    pub fn describe(&self) -> String {
+        let nulls = |nulls: bool| if nulls { ", with nulls" } else { "" };
+        match self {
+            ColumnEncoder::Numeric(e) => {
+                let transform = match e.transform {
+                    Transform::MinMax => "min-max",
+                    Transform::Cdf { .. } => "DP quantile transform",
+                };
+                let source = match e.provenance {
+                    Provenance::Public => "public",
+                    Provenance::Private => "DP",
+                };
+                format!(
+                    "numeric {}{}, {source} bounds [{}, {}] -> {transform} -> tanh",
+                    e.data_type,
+                    nulls(e.nulls),
+                    e.low,
+                    e.high
+                )
+            }
+            ColumnEncoder::Categorical(e) => {
+                let source = match e.provenance {
+                    Provenance::Public => "public",
+                    Provenance::Private => "DP-discovered",
+                };
+                format!(
+                    "categorical {}{}, {} {source} categories + other -> gumbel-softmax",
+                    e.data_type,
+                    nulls(e.nulls),
+                    e.categories.len()
+                )
+            }
+        }
+    }
+
+    /// Writes this column of `array` into rows of `matrix` (row stride `stride`) at `offset`.
+    /// `rng` spreads grid values over their cells (not privacy noise: the encoded rows never
+    /// leave the process).
+    pub(super) fn encode_into<R: Rng>(
+        &self,
+        array: &ArrayRef,
+        matrix: &mut [f32],
+        stride: usize,
+        offset: usize,
+        rng: &mut R,
+    ) -> Result<(), SchemaError> {
+        match self {
+            ColumnEncoder::Numeric(e) => e.encode_into(array, matrix, stride, offset, rng),
+            ColumnEncoder::Categorical(e) => e.encode_into(array, matrix, stride, offset),
+        }
     }
 
     /// Decodes this column from `rows` generated rows.
@@ -324,68 +431,9 @@ impl ColumnEncoder {
         rng: &mut R,
     ) -> Result<ArrayRef, SchemaError> {
         match self {
-            ColumnEncoder::Continuous {
-                data_type,
-                low,
-                high,
-                ..
-            } => {
-                let values: Float64Array = (0..rows)
-                    .map(|row| {
-                        let unit = f64::from(generated[row * stride + offset]).clamp(-1.0, 1.0);
-                        let value = (low + (unit + 1.0) / 2.0 * (high - low)).clamp(*low, *high);
-                        Some(if is_integer(data_type) {
-                            round_within(value, *low, *high)
-                        } else {
-                            value
-                        })
-                    })
-                    .collect();
-                cast(&values, data_type).map_err(self.arrow_error())
-            }
-            ColumnEncoder::Categorical {
-                data_type,
-                nullable,
-                categories,
-                ..
-            } => {
-                let width = categories.len() + 1;
-                let mut chosen: Vec<Option<&str>> = Vec::with_capacity(rows);
-                for row in 0..rows {
-                    let start = row * stride + offset;
-                    let probabilities = &generated[start..start + width];
-                    let slot = sample_slot(probabilities, rng);
-                    let slot = if slot < categories.len() {
-                        Some(slot)
-                    } else if *nullable {
-                        None
-                    } else {
-                        // A non-nullable column cannot hold "other": take the likeliest category.
-                        Some(argmax(&probabilities[..categories.len()]))
-                    };
-                    chosen.push(slot.map(|s| categories[s].as_str()));
-                }
-                if *data_type == DataType::Boolean {
-                    let values: BooleanArray =
-                        chosen.iter().map(|v| v.map(|s| s == "true")).collect();
-                    return Ok(Arc::new(values));
-                }
-                let values: StringArray = chosen.into_iter().collect();
-                cast(&values, data_type).map_err(self.arrow_error())
-            }
+            ColumnEncoder::Numeric(e) => e.decode(generated, rows, stride, offset, rng),
+            ColumnEncoder::Categorical(e) => e.decode(generated, rows, stride, offset, rng),
         }
-    }
-}
-
-/// Rounds to an integer that stays inside `[low, high]`.
-fn round_within(value: f64, low: f64, high: f64) -> f64 {
-    let rounded = value.round();
-    if rounded < low {
-        low.ceil()
-    } else if rounded > high {
-        high.floor()
-    } else {
-        rounded
     }
 }
 
@@ -414,120 +462,242 @@ fn argmax(values: &[f32]) -> usize {
     best
 }
 
-fn needs_categories(name: String, data_type: DataType) -> SchemaError {
-    SchemaError::NeedsMetadata {
-        column: name.clone(),
-        data_type,
-        what: "a public `categories` list",
-        hint: format!(
-            "DP category discovery is not supported yet; declare {name} = {{ kind = \
-             \"categorical\", categories = [...] }}"
-        ),
-    }
-}
-
-fn unreachable_role(name: String, data_type: DataType) -> Result<ColumnEncoder, SchemaError> {
-    // TableCodec::build routes identifiers and dropped columns before calling new().
-    Err(SchemaError::KindMismatch {
-        column: name,
-        kind: "learned",
-        data_type,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::array::{
+        Date32Array, Decimal128Array, DictionaryArray, Float32Array, Int8Array, Int64Array,
+        TimestampMillisecondArray, UInt32Array,
+    };
+    use datafusion::arrow::datatypes::{Int32Type, TimeUnit};
     use proptest::prelude::*;
     use rand::SeedableRng;
 
-    fn one_hot_decode(encoder: &ColumnEncoder, array: ArrayRef) -> ArrayRef {
+    /// Encodes `array`, then decodes the encoded rows as if the generator had produced them.
+    fn round_trip(encoder: &ColumnEncoder, array: ArrayRef) -> ArrayRef {
         let width = encoder.width();
         let mut matrix = vec![0.0; array.len() * width];
-        encoder.encode_into(&array, &mut matrix, width, 0).unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        encoder
+            .encode_into(&array, &mut matrix, width, 0, &mut rng)
+            .unwrap();
+        assert!(matrix.iter().all(|v| (-1.0..=1.0).contains(v)));
         encoder
             .decode(&matrix, array.len(), width, 0, &mut rng)
             .unwrap()
     }
 
+    fn numeric(data_type: DataType, low: f64, high: f64, transform: Transform) -> ColumnEncoder {
+        ColumnEncoder::Numeric(NumericEncoder {
+            name: "x".to_owned(),
+            grid: numeric::numeric_type(&data_type).unwrap().grid,
+            data_type,
+            nulls: true,
+            low,
+            high,
+            transform,
+            provenance: Provenance::Public,
+        })
+    }
+
+    /// A distribution function with mass in every bin, as DP preprocessing makes (edges in the
+    /// continuous space: half a grid step beyond the bounds).
+    fn skewed_cdf(low: f64, high: f64, grid: f64) -> Transform {
+        let (a, b) = (low - grid / 2.0, high + grid / 2.0);
+        let edges: Vec<f64> = (0..=8)
+            .map(|k| a + (b - a) * (k as f64 / 8.0).powi(3))
+            .collect();
+        let cumulative: Vec<f64> = (0..=8).map(|k| (k as f64 / 8.0).sqrt()).collect();
+        Transform::Cdf { edges, cumulative }
+    }
+
+    fn as_f64(array: &ArrayRef) -> Vec<Option<f64>> {
+        numeric::to_f64(array).unwrap().iter().collect()
+    }
+
     proptest! {
         #[test]
-        fn integers_come_back_within_half_a_step(values in prop::collection::vec(-1000i64..1000, 1..50)) {
-            let field = Field::new("x", DataType::Int64, false);
-            let spec = ColumnSpec::Continuous { bounds: Some((-1000.0, 1000.0)) };
-            let encoder = ColumnEncoder::new(&field, Some(&spec)).unwrap();
-            let decoded = one_hot_decode(&encoder, Arc::new(Int64Array::from(values.clone())));
-            let decoded = decoded.as_any().downcast_ref::<Int64Array>().unwrap();
-            // f32 resolution over a range of 2000 is far below one step.
-            prop_assert_eq!(decoded.values().to_vec(), values);
-        }
-
-        #[test]
-        fn floats_come_back_within_resolution(values in prop::collection::vec(-50.0f64..50.0, 1..50)) {
-            let field = Field::new("x", DataType::Float64, false);
-            let spec = ColumnSpec::Continuous { bounds: Some((-50.0, 50.0)) };
-            let encoder = ColumnEncoder::new(&field, Some(&spec)).unwrap();
-            let decoded = one_hot_decode(&encoder, Arc::new(Float64Array::from(values.clone())));
-            let decoded = decoded.as_any().downcast_ref::<Float64Array>().unwrap();
-            for (a, b) in decoded.values().iter().zip(&values) {
-                prop_assert!((a - b).abs() <= 100.0 * f64::from(f32::EPSILON));
+        fn integers_come_back_exactly_through_both_transforms(
+            values in prop::collection::vec(prop::option::of(-1000i64..1000), 1..60),
+            quantile in any::<bool>(),
+        ) {
+            let transform = if quantile { skewed_cdf(-1000.0, 1000.0, 1.0) } else { Transform::MinMax };
+            for data_type in [DataType::Int64, DataType::Int16, DataType::Date32] {
+                let encoder = numeric(data_type.clone(), -1000.0, 1000.0, transform.clone());
+                let source = cast(&(Arc::new(Int64Array::from(values.clone())) as ArrayRef), &data_type).unwrap();
+                let decoded = round_trip(&encoder, source.clone());
+                prop_assert_eq!(decoded.data_type(), &data_type);
+                prop_assert_eq!(decoded.as_ref(), source.as_ref());
             }
         }
 
         #[test]
-        fn categories_come_back_exactly(picks in prop::collection::vec(0usize..3, 1..50)) {
+        fn unsigned_and_small_integers_stay_in_their_type(values in prop::collection::vec(0u32..200, 1..40)) {
+            let encoder = numeric(DataType::UInt32, 0.0, 200.0, skewed_cdf(0.0, 200.0, 1.0));
+            let source: ArrayRef = Arc::new(UInt32Array::from(values.clone()));
+            prop_assert!(round_trip(&encoder, source.clone()) == source);
+            let encoder = numeric(DataType::Int8, -100.0, 100.0, Transform::MinMax);
+            let small: Vec<i8> = values.iter().map(|&v| (v as i32 - 100) as i8).collect();
+            let source: ArrayRef = Arc::new(Int8Array::from(small));
+            prop_assert!(round_trip(&encoder, source.clone()) == source);
+        }
+
+        #[test]
+        fn floats_come_back_within_the_encoders_resolution(
+            values in prop::collection::vec(prop::option::of(-50.0f64..50.0), 1..60),
+            quantile in any::<bool>(),
+        ) {
+            let transform = if quantile { skewed_cdf(-50.0, 50.0, 0.0) } else { Transform::MinMax };
+            for data_type in [DataType::Float64, DataType::Float32] {
+                let encoder = numeric(data_type.clone(), -50.0, 50.0, transform.clone());
+                let source = cast(&(Arc::new(Float64Array::from(values.clone())) as ArrayRef), &data_type).unwrap();
+                let decoded = round_trip(&encoder, source.clone());
+                prop_assert_eq!(decoded.data_type(), &data_type);
+                for (a, b) in as_f64(&decoded).iter().zip(as_f64(&source)) {
+                    match (a, b) {
+                        // f32 in the encoded row: a relative 2^-23 of the range, stretched by
+                        // the steepest bin of the transform (64x here)
+                        (Some(a), Some(b)) => prop_assert!((a - b).abs() <= 100.0 * 64.0 * 2f64.powi(-23), "{a} vs {b}"),
+                        (a, b) => prop_assert_eq!(a.is_none(), b.is_none()),
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn decimals_and_timestamps_keep_their_type_grid_and_zone(
+            cents in prop::collection::vec(prop::option::of(-99_999i128..99_999), 1..40),
+            offsets in prop::collection::vec(prop::option::of(0i64..86_400_000), 1..40),
+        ) {
+            let decimal = DataType::Decimal128(9, 2);
+            let encoder = numeric(decimal.clone(), -999.99, 999.99, skewed_cdf(-999.99, 999.99, 0.01));
+            let source: ArrayRef = Arc::new(Decimal128Array::from(cents).with_precision_and_scale(9, 2).unwrap());
+            let decoded = round_trip(&encoder, source.clone());
+            prop_assert_eq!(decoded.as_ref(), source.as_ref());
+
+            let stamp = DataType::Timestamp(TimeUnit::Millisecond, Some("Europe/Paris".into()));
+            let base = 1_700_000_000_000i64;
+            let values: Vec<Option<i64>> = offsets.iter().map(|o| o.map(|o| base + o)).collect();
+            let (low, high) = (base as f64, (base + 86_400_000) as f64);
+            let encoder = numeric(stamp.clone(), low, high, Transform::MinMax);
+            let source: ArrayRef = Arc::new(TimestampMillisecondArray::from(values).with_timezone("Europe/Paris"));
+            let decoded = round_trip(&encoder, source.clone());
+            prop_assert_eq!(decoded.data_type(), &stamp);
+            // a day in milliseconds through an f32 slot: within 2^-23 of the range (about 10 ms)
+            for (a, b) in as_f64(&decoded).iter().zip(as_f64(&source)) {
+                match (a, b) {
+                    (Some(a), Some(b)) => prop_assert!((a - b).abs() <= 86_400_000.0 * 2f64.powi(-22), "{a} vs {b}"),
+                    (a, b) => prop_assert_eq!(a.is_none(), b.is_none()),
+                }
+            }
+        }
+
+        #[test]
+        fn categories_and_nulls_come_back_exactly(picks in prop::collection::vec(0usize..4, 1..60)) {
             let categories = ["a", "b", "c"];
-            let field = Field::new("c", DataType::Utf8, true);
-            let spec = ColumnSpec::Categorical { categories: Some(categories.iter().map(|s| s.to_string()).collect()) };
-            let encoder = ColumnEncoder::new(&field, Some(&spec)).unwrap();
-            let values: StringArray = picks.iter().map(|&i| Some(categories[i])).collect();
-            let decoded = one_hot_decode(&encoder, Arc::new(values.clone()));
-            let decoded = decoded.as_any().downcast_ref::<StringArray>().unwrap();
-            prop_assert_eq!(decoded, &values);
+            let encoder = ColumnEncoder::Categorical(CategoricalEncoder {
+                name: "c".to_owned(),
+                data_type: DataType::Utf8,
+                nulls: true,
+                categories: categories.iter().map(|s| s.to_string()).collect(),
+                provenance: Provenance::Private,
+            });
+            let values: StringArray = picks.iter().map(|&i| categories.get(i).copied()).collect();
+            let source: ArrayRef = Arc::new(values);
+            prop_assert!(round_trip(&encoder, source.clone()) == source);
+
+            let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+            let encoder = ColumnEncoder::Categorical(CategoricalEncoder {
+                name: "d".to_owned(),
+                data_type: dictionary.clone(),
+                nulls: true,
+                categories: categories.iter().map(|s| s.to_string()).collect(),
+                provenance: Provenance::Public,
+            });
+            let values: DictionaryArray<Int32Type> = picks.iter().map(|&i| categories.get(i).copied()).collect();
+            let source: ArrayRef = Arc::new(values);
+            let decoded = round_trip(&encoder, source.clone());
+            prop_assert_eq!(decoded.data_type(), &dictionary);
+            prop_assert!(cast(&decoded, &DataType::Utf8).unwrap() == cast(&source, &DataType::Utf8).unwrap());
+
+            let encoder = ColumnEncoder::Categorical(CategoricalEncoder {
+                name: "b".to_owned(),
+                data_type: DataType::Boolean,
+                nulls: true,
+                categories: vec!["false".to_owned(), "true".to_owned()],
+                provenance: Provenance::Public,
+            });
+            let values: BooleanArray = picks.iter().map(|&i| (i < 3).then_some(i == 1)).collect();
+            let source: ArrayRef = Arc::new(values);
+            prop_assert!(round_trip(&encoder, source.clone()) == source);
         }
     }
 
     #[test]
-    fn values_outside_bounds_are_clamped() {
-        let field = Field::new("x", DataType::Float64, false);
-        let spec = ColumnSpec::Continuous {
-            bounds: Some((0.0, 10.0)),
+    fn a_point_mass_decodes_to_its_value_and_values_outside_bounds_clamp() {
+        // 60 % of rows at 0, the rest spread over 1..=1000 (capital-gain's shape)
+        let transform = Transform::Cdf {
+            edges: vec![-0.5, 0.5, 1000.5],
+            cumulative: vec![0.0, 0.6, 1.0],
         };
-        let encoder = ColumnEncoder::new(&field, Some(&spec)).unwrap();
-        let decoded = one_hot_decode(&encoder, Arc::new(Float64Array::from(vec![-5.0, 15.0])));
-        let decoded = decoded.as_any().downcast_ref::<Float64Array>().unwrap();
-        assert_eq!(decoded.values().to_vec(), vec![0.0, 10.0]);
+        let encoder = numeric(DataType::Int64, 0.0, 1000.0, transform);
+        let source: ArrayRef = Arc::new(Int64Array::from(vec![0, 0, 0, 5, 999, -7, 5000]));
+        let decoded = round_trip(&encoder, source);
+        let expected: ArrayRef = Arc::new(Int64Array::from(vec![0, 0, 0, 5, 999, 0, 1000]));
+        assert_eq!(decoded.as_ref(), expected.as_ref());
+        // the point mass fills its whole share of [-1, 1]: zeros encode anywhere in [-1, 0.2]
+        let ColumnEncoder::Numeric(inner) = &encoder else {
+            unreachable!()
+        };
+        assert_eq!(inner.value_at(0.0), 0.0);
+        assert_eq!(inner.value_at(0.59), 0.0);
+        assert!(inner.value_at(0.61) >= 1.0);
     }
 
     #[test]
-    fn unlisted_values_and_nulls_become_null_in_a_nullable_column() {
-        let field = Field::new("c", DataType::Utf8, true);
-        let spec = ColumnSpec::Categorical {
-            categories: Some(vec!["a".into()]),
+    fn unlisted_values_decode_as_the_likeliest_listed_category_and_nulls_as_null() {
+        let encoder = CategoricalEncoder {
+            name: "c".to_owned(),
+            data_type: DataType::Utf8,
+            nulls: true,
+            categories: vec!["a".into(), "b".into()],
+            provenance: Provenance::Private,
         };
-        let encoder = ColumnEncoder::new(&field, Some(&spec)).unwrap();
-        let values: StringArray = vec![Some("a"), Some("zzz"), None].into_iter().collect();
-        let decoded = one_hot_decode(&encoder, Arc::new(values));
-        let decoded = decoded.as_any().downcast_ref::<StringArray>().unwrap();
-        let expected: StringArray = vec![Some("a"), None, None].into_iter().collect();
-        assert_eq!(decoded, &expected);
+        // slots: a, b, null, other; a row that is surely "other" but leans to "b"
+        let generated = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0];
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut row = generated;
+        row[1] = 1e-6;
+        let decoded = encoder.decode(&row, 2, 4, 0, &mut rng).unwrap();
+        let expected: ArrayRef = Arc::new(StringArray::from(vec![Some("b"), None]));
+        assert_eq!(decoded.as_ref(), expected.as_ref());
     }
 
     #[test]
-    fn missing_metadata_names_the_column() {
-        let field = Field::new("income", DataType::Int64, false);
-        let error = ColumnEncoder::new(&field, None).unwrap_err().to_string();
-        assert!(
-            error.contains("`income`") && error.contains("bounds"),
-            "{error}"
+    fn a_column_without_a_null_slot_encodes_nulls_as_other_or_the_middle() {
+        let encoder = ColumnEncoder::Categorical(CategoricalEncoder {
+            name: "c".to_owned(),
+            data_type: DataType::Utf8,
+            nulls: false,
+            categories: vec!["a".into()],
+            provenance: Provenance::Private,
+        });
+        assert_eq!(encoder.width(), 2);
+        let decoded = round_trip(&encoder, Arc::new(StringArray::from(vec![None, Some("a")])));
+        assert_eq!(decoded.null_count(), 0);
+        let ColumnEncoder::Numeric(mut inner) =
+            numeric(DataType::Float32, 0.0, 1.0, Transform::MinMax)
+        else {
+            unreachable!()
+        };
+        inner.nulls = false;
+        let encoder = ColumnEncoder::Numeric(inner);
+        assert_eq!(encoder.width(), 1);
+        let decoded = round_trip(
+            &encoder,
+            Arc::new(Float32Array::from(vec![None, Some(1.0)])),
         );
-        let field = Field::new("tags", DataType::new_list(DataType::Utf8, true), true);
-        let error = ColumnEncoder::new(&field, None).unwrap_err().to_string();
-        assert!(
-            error.contains("`tags`") && error.contains("drop"),
-            "{error}"
-        );
+        assert_eq!(decoded.null_count(), 0);
+        let _ = Date32Array::from(vec![1]);
     }
 }

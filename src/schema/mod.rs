@@ -1,12 +1,15 @@
 //! Column kinds, and the encoders and decoders between Arrow columns and model tensors.
 //!
-//! Guarantees: only public metadata (the pipeline's bounds and categories, the Arrow types)
-//! shapes an encoder, so building one reads no row; decoded columns have the source's Arrow
-//! types, stay within the declared bounds and hold only declared categories; identifier columns
-//! never reach the model.
+//! Guarantees: a [`SchemaPlan`] is made from the pipeline and the Arrow types alone, reading no
+//! row; a column without public metadata is fitted only through the DP mechanisms of
+//! [`discover`], charged to the ledger; decoded columns have the source's Arrow types, stay
+//! within their (public or DP) bounds and hold only their (public or DP-discovered) categories;
+//! identifier columns never reach the model.
 
+pub mod discover;
 mod encoder;
 mod fake;
+mod numeric;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,9 +19,14 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use rand::Rng;
 
-pub use encoder::{ColumnEncoder, OutputHead};
+pub use discover::{Need, NumericEncoding, PreprocessingDesign};
+pub use encoder::{
+    CategoricalEncoder, ColumnEncoder, NumericEncoder, OutputHead, Provenance, Transform,
+};
+pub use numeric::NumericType;
 
 use crate::config::{ColumnSpec, IdentifierOutput};
+use crate::privacy::PrivacyRng;
 
 /// Errors in the columns of a source or of their declarations. All mean exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +89,46 @@ pub enum SchemaError {
         /// its Arrow type
         data_type: DataType,
     },
+    /// DP category discovery estimates nearly as many distinct values as rows.
+    #[error(
+        "column `{column}` looks like an identifier: a DP estimate finds about {distinct} \
+         distinct values in {rows} rows; declare it {{ kind = \"identifier\" }} (or \
+         {{ kind = \"drop\" }}) in [columns]"
+    )]
+    LooksLikeIdentifier {
+        /// the column
+        column: String,
+        /// the DP distinct estimate
+        distinct: u64,
+        /// train rows
+        rows: usize,
+    },
+    /// No value of a column is frequent enough to pass the discovery threshold.
+    #[error(
+        "column `{column}`: no value is held by enough rows to be released (DP category \
+         discovery needs about {threshold} rows per value at this budget); declare its \
+         categories, raise privacy.preprocessing_share, or declare it {{ kind = \"drop\" }}"
+    )]
+    NoFrequentValue {
+        /// the column
+        column: String,
+        /// the noisy-count threshold
+        threshold: f64,
+    },
+    /// No octave of a numeric column holds enough rows for DP bounds.
+    #[error(
+        "column `{column}` ({data_type}): too few rows to find DP bounds (each range of one \
+         power of two needs about {threshold} rows at this budget); declare its bounds or \
+         raise privacy.preprocessing_share"
+    )]
+    TooFewRowsForBounds {
+        /// the column
+        column: String,
+        /// its Arrow type
+        data_type: DataType,
+        /// the noisy-count threshold
+        threshold: f64,
+    },
     /// No column is left to learn.
     #[error("no column is left to learn: every column is an identifier or dropped")]
     NothingToLearn,
@@ -95,7 +143,7 @@ pub enum SchemaError {
     },
 }
 
-/// What happens to one source column.
+/// What happens to one source column once its metadata is known.
 #[derive(Debug, Clone)]
 pub enum ColumnRole {
     /// Learned by the model through this encoder.
@@ -106,27 +154,46 @@ pub enum ColumnRole {
     Dropped,
 }
 
+/// What the plan knows of one column.
+#[derive(Debug, Clone)]
+pub enum PlannedRole {
+    /// Everything: public metadata or a role that needs none.
+    Ready(ColumnRole),
+    /// Learned, once DP preprocessing has found what it needs.
+    Pending(Need),
+}
+
 /// One source column and its role.
 #[derive(Debug, Clone)]
-pub struct ColumnPlan {
+pub struct ColumnPlan<R> {
     /// The source field.
     pub field: Arc<Field>,
     /// What happens to it.
-    pub role: ColumnRole,
+    pub role: R,
 }
 
-/// The encoders of a table, in source column order.
+/// The columns of a source as planned: made from the pipeline and the Arrow types, reading no
+/// row.
 #[derive(Debug, Clone)]
-pub struct TableCodec {
-    columns: Vec<ColumnPlan>,
+pub struct SchemaPlan {
+    columns: Vec<ColumnPlan<PlannedRole>>,
     output_schema: SchemaRef,
 }
 
-impl TableCodec {
-    /// Matches the declarations to the source schema. Reads no row.
+/// The encoders of a table, in source column order, every one fitted.
+#[derive(Debug, Clone)]
+pub struct TableCodec {
+    columns: Vec<ColumnPlan<ColumnRole>>,
+    output_schema: SchemaRef,
+}
+
+impl SchemaPlan {
+    /// Matches the declarations to the source schema; columns not declared take the kind their
+    /// Arrow type implies. Reads no row.
     pub fn build(
         source: &Schema,
         declared: &BTreeMap<String, ColumnSpec>,
+        encoding: NumericEncoding,
     ) -> Result<Self, SchemaError> {
         for column in declared.keys() {
             if source.field_with_name(column).is_err() {
@@ -138,38 +205,25 @@ impl TableCodec {
                 });
             }
         }
-        let mut columns = Vec::new();
-        for field in source.fields() {
-            let role = match declared.get(field.name()) {
-                Some(ColumnSpec::Drop) | Some(ColumnSpec::Identifier(IdentifierOutput::Drop)) => {
-                    ColumnRole::Dropped
-                }
-                Some(ColumnSpec::Identifier(IdentifierOutput::FakeName)) => {
-                    if !encoder::is_string(field.data_type()) {
-                        return Err(SchemaError::KindMismatch {
-                            column: field.name().clone(),
-                            kind: "an identifier with synthesize = \"fake_name\"",
-                            data_type: field.data_type().clone(),
-                        });
-                    }
-                    ColumnRole::FakeName
-                }
-                spec => ColumnRole::Learned(ColumnEncoder::new(field, spec)?),
-            };
-            columns.push(ColumnPlan {
-                field: field.clone(),
-                role,
-            });
-        }
-        if !columns
+        let columns = source
+            .fields()
             .iter()
-            .any(|c| matches!(c.role, ColumnRole::Learned(_)))
-        {
+            .map(|field| {
+                Ok(ColumnPlan {
+                    field: field.clone(),
+                    role: plan_column(field, declared.get(field.name()), encoding)?,
+                })
+            })
+            .collect::<Result<Vec<_>, SchemaError>>()?;
+        if !columns.iter().any(|c| match &c.role {
+            PlannedRole::Ready(ColumnRole::Learned(_)) | PlannedRole::Pending(_) => true,
+            PlannedRole::Ready(_) => false,
+        }) {
             return Err(SchemaError::NothingToLearn);
         }
         let output_fields: Vec<Arc<Field>> = columns
             .iter()
-            .filter(|c| !matches!(c.role, ColumnRole::Dropped))
+            .filter(|c| !matches!(c.role, PlannedRole::Ready(ColumnRole::Dropped)))
             .map(|c| c.field.clone())
             .collect();
         Ok(Self {
@@ -178,8 +232,212 @@ impl TableCodec {
         })
     }
 
+    /// Every source column with its planned role.
+    pub fn columns(&self) -> &[ColumnPlan<PlannedRole>] {
+        &self.columns
+    }
+
+    /// What the columns without public metadata need, in source order.
+    pub fn needs(&self) -> Vec<&Need> {
+        self.columns
+            .iter()
+            .filter_map(|c| match &c.role {
+                PlannedRole::Pending(need) => Some(need),
+                PlannedRole::Ready(_) => None,
+            })
+            .collect()
+    }
+
+    /// Schema of the release: the source's, less dropped columns.
+    pub fn output_schema(&self) -> SchemaRef {
+        self.output_schema.clone()
+    }
+
+    /// Whether `name` is a learned numeric column.
+    pub fn is_learned_numeric(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| {
+            c.field.name() == name
+                && matches!(
+                    &c.role,
+                    PlannedRole::Ready(ColumnRole::Learned(ColumnEncoder::Numeric(_)))
+                        | PlannedRole::Pending(Need::Numeric { .. })
+                )
+        })
+    }
+
+    /// The codec, fitting the pending columns on `train` with the DP mechanisms of `design`
+    /// (which the caller has charged to the ledger). Without pending columns `design` may be
+    /// `None` and nothing is read.
+    pub fn fit(
+        &self,
+        train: &RecordBatch,
+        design: Option<&PreprocessingDesign>,
+        rng: &mut PrivacyRng,
+    ) -> Result<TableCodec, SchemaError> {
+        let mut columns = Vec::with_capacity(self.columns.len());
+        for (index, plan) in self.columns.iter().enumerate() {
+            let role = match (&plan.role, design) {
+                (PlannedRole::Ready(role), _) => role.clone(),
+                (PlannedRole::Pending(need), Some(design)) => {
+                    let encoder =
+                        discover::fit_column(&plan.field, need, train.column(index), design, rng)?;
+                    tracing::info!(column = %plan.field.name(), encoder = %encoder.describe(), "DP metadata fitted");
+                    ColumnRole::Learned(encoder)
+                }
+                (PlannedRole::Pending(_), None) => {
+                    return Err(SchemaError::NeedsMetadata {
+                        column: plan.field.name().clone(),
+                        data_type: plan.field.data_type().clone(),
+                        what: "public metadata",
+                        hint: "this command fits no DP metadata; declare its bounds or \
+                               categories in [columns]"
+                            .to_owned(),
+                    });
+                }
+            };
+            columns.push(ColumnPlan {
+                field: plan.field.clone(),
+                role,
+            });
+        }
+        Ok(TableCodec {
+            columns,
+            output_schema: self.output_schema.clone(),
+        })
+    }
+}
+
+/// The planned role of `field` under its declaration (`None` when undeclared).
+fn plan_column(
+    field: &Field,
+    spec: Option<&ColumnSpec>,
+    encoding: NumericEncoding,
+) -> Result<PlannedRole, SchemaError> {
+    let name = field.name().clone();
+    let data_type = field.data_type().clone();
+    let numeric = numeric::numeric_type(&data_type);
+    let kind_mismatch = |kind: &'static str| SchemaError::KindMismatch {
+        column: name.clone(),
+        kind,
+        data_type: data_type.clone(),
+    };
+    let categorical = |categories: Vec<String>| {
+        PlannedRole::Ready(ColumnRole::Learned(ColumnEncoder::Categorical(
+            CategoricalEncoder {
+                name: name.clone(),
+                data_type: data_type.clone(),
+                nulls: field.is_nullable(),
+                categories,
+                provenance: Provenance::Public,
+            },
+        )))
+    };
+    let booleans = || vec!["false".to_owned(), "true".to_owned()];
+    Ok(match spec {
+        Some(ColumnSpec::Drop) | Some(ColumnSpec::Identifier(IdentifierOutput::Drop)) => {
+            PlannedRole::Ready(ColumnRole::Dropped)
+        }
+        Some(ColumnSpec::Identifier(IdentifierOutput::FakeName)) => {
+            if !encoder::is_string(&data_type) {
+                return Err(kind_mismatch(
+                    "an identifier with synthesize = \"fake_name\"",
+                ));
+            }
+            PlannedRole::Ready(ColumnRole::FakeName)
+        }
+        Some(ColumnSpec::Continuous { bounds }) => {
+            let Some(numeric) = numeric else {
+                return Err(kind_mismatch("continuous"));
+            };
+            match *bounds {
+                Some((low, high)) => public_numeric(field, numeric, low, high)
+                    .map(|e| PlannedRole::Ready(ColumnRole::Learned(ColumnEncoder::Numeric(e))))?,
+                None => PlannedRole::Pending(Need::Numeric { numeric, encoding }),
+            }
+        }
+        Some(ColumnSpec::Categorical { categories }) => {
+            if numeric.is_some() {
+                return Err(SchemaError::NotSupported {
+                    column: name,
+                    data_type,
+                    what: "a categorical numeric column",
+                });
+            }
+            match (categories, &data_type) {
+                (Some(list), DataType::Boolean) => {
+                    if list.iter().any(|c| c != "true" && c != "false") {
+                        return Err(kind_mismatch(
+                            "categorical with categories other than \"true\" and \"false\"",
+                        ));
+                    }
+                    categorical(list.clone())
+                }
+                (None, DataType::Boolean) => categorical(booleans()),
+                (Some(list), t) if encoder::is_string(t) => categorical(list.clone()),
+                (None, t) if encoder::is_string(t) => PlannedRole::Pending(Need::Categories),
+                _ => return Err(kind_mismatch("categorical")),
+            }
+        }
+        None => {
+            if data_type == DataType::Boolean {
+                categorical(booleans())
+            } else if let Some(numeric) = numeric {
+                PlannedRole::Pending(Need::Numeric { numeric, encoding })
+            } else if encoder::is_string(&data_type) {
+                PlannedRole::Pending(Need::Categories)
+            } else {
+                return Err(SchemaError::NotSupported {
+                    column: name,
+                    data_type,
+                    what: "this type",
+                });
+            }
+        }
+    })
+}
+
+/// The min-max encoder of a numeric column with public bounds, snapped inward to its grid.
+fn public_numeric(
+    field: &Field,
+    numeric: numeric::NumericType,
+    low: f64,
+    high: f64,
+) -> Result<NumericEncoder, SchemaError> {
+    if low < numeric.range.0 || high > numeric.range.1 {
+        return Err(SchemaError::BoundsOutsideType {
+            column: field.name().clone(),
+            low,
+            high,
+            data_type: field.data_type().clone(),
+        });
+    }
+    let (low, high) = match numeric.grid {
+        Some(g) => ((low / g).ceil() * g, (high / g).floor() * g),
+        None => (low, high),
+    };
+    if low > high {
+        return Err(SchemaError::BoundsOutsideType {
+            column: field.name().clone(),
+            low,
+            high,
+            data_type: field.data_type().clone(),
+        });
+    }
+    Ok(NumericEncoder {
+        name: field.name().clone(),
+        data_type: field.data_type().clone(),
+        nulls: field.is_nullable(),
+        grid: numeric.grid,
+        low,
+        high,
+        transform: Transform::MinMax,
+        provenance: Provenance::Public,
+    })
+}
+
+impl TableCodec {
     /// Every source column with its role.
-    pub fn columns(&self) -> &[ColumnPlan] {
+    pub fn columns(&self) -> &[ColumnPlan<ColumnRole>] {
         &self.columns
     }
 
@@ -199,13 +457,12 @@ impl TableCodec {
     /// The generator's output heads, with their offsets in an encoded row.
     pub fn heads(&self) -> Vec<OutputHead> {
         let mut offset = 0;
-        self.encoders()
-            .map(|encoder| {
-                let head = encoder.head(offset);
-                offset += encoder.width();
-                head
-            })
-            .collect()
+        let mut heads = Vec::new();
+        for encoder in self.encoders() {
+            heads.extend(encoder.heads(offset));
+            offset += encoder.width();
+        }
+        heads
     }
 
     /// Schema of the release: the source's, less dropped columns.
@@ -213,8 +470,13 @@ impl TableCodec {
         self.output_schema.clone()
     }
 
-    /// Encodes a batch to a row-major matrix of `rows x encoded_width`.
-    pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<f32>, SchemaError> {
+    /// Encodes a batch to a row-major matrix of `rows x encoded_width`. `rng` spreads grid
+    /// values within their cells.
+    pub fn encode<R: Rng>(
+        &self,
+        batch: &RecordBatch,
+        rng: &mut R,
+    ) -> Result<Vec<f32>, SchemaError> {
         let width = self.encoded_width();
         let rows = batch.num_rows();
         let mut matrix = vec![0.0f32; rows * width];
@@ -223,15 +485,15 @@ impl TableCodec {
             let ColumnRole::Learned(encoder) = &plan.role else {
                 continue;
             };
-            encoder.encode_into(batch.column(index), &mut matrix, width, offset)?;
+            encoder.encode_into(batch.column(index), &mut matrix, width, offset, rng)?;
             offset += encoder.width();
         }
         Ok(matrix)
     }
 
     /// Decodes generator output (`rows x encoded_width`, continuous heads in [-1, 1],
-    /// categorical heads as probabilities) to a release batch. Categories are drawn from the
-    /// probabilities with `rng`.
+    /// categorical heads as probabilities) to a release batch. Categories and null indicators
+    /// are drawn from the probabilities with `rng`.
     pub fn decode<R: Rng>(
         &self,
         generated: &[f32],

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use attacks::{exact_copies, linkage};
 
 use crate::config::{CheckSpec, Pipeline};
-use crate::schema::{ColumnEncoder, TableCodec};
+use crate::schema::{SchemaPlan, TableCodec};
 
 /// Errors of validation.
 #[derive(Debug, thiserror::Error)]
@@ -164,14 +164,14 @@ pub fn session(
 pub async fn preflight(
     pipeline: &Pipeline,
     source_schema: SchemaRef,
-    codec: &TableCodec,
+    schema: &SchemaPlan,
 ) -> Result<(), ValidateError> {
     let empty = |source| ValidateError::Query {
         what: "empty tables".to_owned(),
         source,
     };
     let ctx = session(pipeline, vec![], vec![], source_schema).map_err(empty)?;
-    let synthetic = MemTable::try_new(codec.output_schema(), vec![vec![]]).map_err(empty)?;
+    let synthetic = MemTable::try_new(schema.output_schema(), vec![vec![]]).map_err(empty)?;
     ctx.register_table("synthetic", Arc::new(synthetic))
         .map_err(empty)?;
     for check in &pipeline.checks {
@@ -204,10 +204,7 @@ pub async fn preflight(
     }
     if let Some(linkage) = &pipeline.linkage {
         for (column, _) in &linkage.known {
-            let learned_continuous = codec
-                .encoders()
-                .any(|e| e.name() == column && matches!(e, ColumnEncoder::Continuous { .. }));
-            if !learned_continuous {
+            if !schema.is_learned_numeric(column) {
                 return Err(ValidateError::BadKnownColumn {
                     column: column.clone(),
                     reason: "a linkage column must be a learned continuous column of the source"
