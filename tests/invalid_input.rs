@@ -184,3 +184,40 @@ fn an_unavailable_device_is_refused_before_reading() {
         .stderr(contains("cuda:0"));
     assert!(!dir.path().join("staging").exists());
 }
+
+#[test]
+fn an_undeclared_name_column_is_refused_as_an_identifier_and_nothing_is_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace(
+        "name = { kind = \"identifier\", synthesize = \"fake_name\" }\n",
+        "",
+    );
+    std::fs::write(&path, text).unwrap();
+    let assert = synthgate()
+        .arg("run")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(contains("`name`"))
+        .stderr(contains("looks like an identifier"))
+        .stderr(contains("kind = \"identifier\""));
+    // the message gives a DP estimate, never a value of the column
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let names = common::read_parquet(&repo().join("data/demo/people.parquet"));
+    let column = names[0]
+        .column_by_name("name")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()
+        .unwrap()
+        .clone();
+    for name in column.iter().flatten().take(200) {
+        assert!(!stderr.contains(name), "the error quotes a row value");
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "a refused run wrote output"
+    );
+}

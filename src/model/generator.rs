@@ -9,6 +9,9 @@ use crate::schema::OutputHead;
 /// Temperature of the Gumbel-softmax relaxation of categorical heads in training.
 const GUMBEL_TEMPERATURE: f64 = 0.2;
 
+/// Initial bias of null slots' logits: a null probability near e^-3 / width at the start.
+const NULL_SLOT_PRIOR: f32 = -3.0;
+
 /// Maps latent noise to encoded rows.
 #[derive(Debug, Clone)]
 pub struct Generator {
@@ -35,7 +38,21 @@ impl Generator {
             blocks.push(Linear::new(width, out, rng, device)?);
             width += out;
         }
-        let head = Linear::new(width, output_width, rng, device)?;
+        let mut head = Linear::new(width, output_width, rng, device)?;
+        // Null slots start unlikely: an untrained generator would otherwise emit nulls in a
+        // share of 1 / width of its rows, in columns that may have none. The bias is learned.
+        let mut bias = head.bias.as_tensor().to_vec1::<f32>()?;
+        for h in &heads {
+            if let OutputHead::Categorical {
+                offset,
+                null_slot: Some(slot),
+                ..
+            } = *h
+            {
+                bias[offset + slot] = NULL_SLOT_PRIOR;
+            }
+        }
+        head.bias = Var::from_tensor(&Tensor::from_vec(bias, output_width, device)?)?;
         Ok(Self {
             blocks,
             head,
@@ -80,7 +97,7 @@ impl Generator {
             .iter()
             .map(|head| match *head {
                 OutputHead::Continuous { offset } => raw.narrow(1, offset, 1)?.tanh(),
-                OutputHead::Categorical { offset, width } => {
+                OutputHead::Categorical { offset, width, .. } => {
                     categorical(raw.narrow(1, offset, width)?, offset, width)
                 }
             })

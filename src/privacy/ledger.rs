@@ -317,4 +317,39 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn gaussian_counts_are_one_gaussian_step_and_thresholds_pay_in_delta_and_epsilon() {
+        let (sigma, delta, threshold) = (4.0, 1e-6, 1e-7);
+        for accountant in [Accountant::Rdp, Accountant::Pld] {
+            let mut ledger = PrivacyLedger::new(accountant, delta);
+            ledger.charge(LedgerEntry::GaussianCounts {
+                purpose: "counts".to_owned(),
+                queries: 5,
+                noise_multiplier: sigma,
+                threshold_delta: threshold,
+            });
+            // the Gaussian mechanism is the subsampled one at rate 1, one step, at the delta
+            // the threshold leaves
+            let gaussian =
+                super::super::dp_sgd_epsilon(accountant, 1.0, sigma, 1, delta - threshold).unwrap();
+            let expected = gaussian - (-threshold).ln_1p();
+            assert!(
+                (ledger.epsilon().unwrap() - expected).abs() < 1e-12,
+                "{accountant}"
+            );
+            assert_eq!(ledger.threshold_delta(), threshold);
+            assert_eq!(ledger.dp_sgd_steps(), 0);
+
+            // a threshold that spends the whole delta leaves no guarantee to report
+            let mut broke = PrivacyLedger::new(accountant, delta);
+            broke.charge(LedgerEntry::GaussianCounts {
+                purpose: "counts".to_owned(),
+                queries: 1,
+                noise_multiplier: sigma,
+                threshold_delta: delta,
+            });
+            assert!(broke.epsilon().is_err());
+        }
+    }
 }

@@ -41,8 +41,8 @@ pub const NULL_FALSE_POSITIVE: f64 = 1e-3;
 /// A column whose DP distinct count passes this share of its rows looks like an identifier.
 pub const IDENTIFIER_SHARE: f64 = 0.5;
 /// Weight of a distinct count against a histogram when the noise is shared out: its noise
-/// standard deviation is `1 / sqrt(DISTINCT_WEIGHT)` = 10 times a histogram's.
-const DISTINCT_WEIGHT: f64 = 0.01;
+/// standard deviation is `1 / sqrt(DISTINCT_WEIGHT)`, about 3.2 times a histogram's.
+const DISTINCT_WEIGHT: f64 = 0.1;
 /// Bins of the distribution function: the finer histogram aims at this many bins ...
 const MAX_CDF_BINS: f64 = 64.0;
 /// ... but no fewer than this ...
@@ -154,6 +154,11 @@ impl PreprocessingDesign {
             noise_multiplier: self.noise_multiplier,
             threshold_delta: self.threshold_delta,
         }
+    }
+
+    /// The share of nulls a noisy null count stands for.
+    fn null_share(&self, noisy_nulls: f64) -> f64 {
+        (noisy_nulls / self.train_rows.max(1) as f64).clamp(0.0, 1.0)
     }
 
     fn null_threshold(&self) -> f64 {
@@ -388,6 +393,7 @@ fn fit_numeric(
         name: name.clone(),
         data_type: field.data_type().clone(),
         nulls: field.is_nullable() && noisy_nulls > design.null_threshold(),
+        null_share: Some(design.null_share(noisy_nulls)),
         grid: numeric.grid,
         low: scale(low),
         high: scale(high),
@@ -445,6 +451,7 @@ fn fit_categories(
         name: name.clone(),
         data_type: field.data_type().clone(),
         nulls: field.is_nullable() && noisy_nulls > design.null_threshold(),
+        null_share: Some(design.null_share(noisy_nulls)),
         categories,
         provenance: Provenance::Private,
     })

@@ -36,6 +36,8 @@ pub enum OutputHead {
         offset: usize,
         /// number of slots
         width: usize,
+        /// the slot (counted from `offset`) that stands for null, if any
+        null_slot: Option<usize>,
     },
 }
 
@@ -75,6 +77,8 @@ pub struct NumericEncoder {
     /// whether the release may hold nulls (the encoding then has a null indicator); when not,
     /// a null in the source encodes as the middle of the range
     pub nulls: bool,
+    /// a DP estimate of the share of nulls, which generated null indicators are calibrated to
+    pub null_share: Option<f64>,
     /// spacing of the type's values, `None` for floats
     pub grid: Option<f64>,
     /// smallest value released (on the grid); smaller values are clamped to it
@@ -97,6 +101,8 @@ pub struct CategoricalEncoder {
     /// whether the release may hold nulls (the encoding then has a null slot); when not, a
     /// null in the source encodes as "other"
     pub nulls: bool,
+    /// a DP estimate of the share of nulls, which generated null slots are calibrated to
+    pub null_share: Option<f64>,
     /// the categories, public or found by DP discovery
     pub categories: Vec<String>,
     /// where the categories came from
@@ -205,13 +211,25 @@ impl NumericEncoder {
         offset: usize,
         rng: &mut R,
     ) -> Result<ArrayRef, SchemaError> {
+        let cell =
+            |row: usize| &generated[row * stride + offset..row * stride + offset + self.width()];
+        let is_null = if self.nulls {
+            let chances: Vec<f64> = (0..rows)
+                .map(|row| {
+                    let c = cell(row);
+                    share_of(c[2], c[1] + c[2])
+                })
+                .collect();
+            draw_nulls(&chances, self.null_share, rng)
+        } else {
+            vec![false; rows]
+        };
         let values: Float64Array = (0..rows)
             .map(|row| {
-                let cell = &generated[row * stride + offset..row * stride + offset + self.width()];
-                if self.nulls && sample_slot(&cell[1..3], rng) == 1 {
+                if is_null[row] {
                     return None;
                 }
-                let unit = (f64::from(cell[0]).clamp(-1.0, 1.0) + 1.0) / 2.0;
+                let unit = (f64::from(cell(row)[0]).clamp(-1.0, 1.0) + 1.0) / 2.0;
                 Some(self.value_at(unit))
             })
             .collect();
@@ -297,21 +315,39 @@ impl CategoricalEncoder {
         rng: &mut R,
     ) -> Result<ArrayRef, SchemaError> {
         let count = self.categories.len();
+        let row_of =
+            |row: usize| &generated[row * stride + offset..row * stride + offset + self.width()];
+        let is_null = match self.null_slot() {
+            Some(null) => {
+                let chances: Vec<f64> = (0..rows)
+                    .map(|row| {
+                        let p = row_of(row);
+                        share_of(p[null], p.iter().map(|v| v.max(0.0)).sum())
+                    })
+                    .collect();
+                draw_nulls(&chances, self.null_share, rng)
+            }
+            None => vec![false; rows],
+        };
         let mut chosen: Vec<Option<&str>> = Vec::with_capacity(rows);
-        for row in 0..rows {
-            let start = row * stride + offset;
-            let probabilities = &generated[start..start + self.width()];
-            let slot = sample_slot(probabilities, rng);
+        for (row, &null) in is_null.iter().enumerate() {
+            if null {
+                chosen.push(None);
+                continue;
+            }
+            let mut probabilities = row_of(row).to_vec();
+            if let Some(null) = self.null_slot() {
+                probabilities[null] = 0.0;
+            }
+            let slot = sample_slot(&probabilities, rng);
+            // "other" stands for values too rare to release: the row gets its likeliest
+            // listed category.
             let category = if slot < count {
-                Some(slot)
-            } else if Some(slot) == self.null_slot() {
-                None
+                slot
             } else {
-                // "other" stands for values too rare to release: the row gets its likeliest
-                // listed category.
-                Some(argmax(&probabilities[..count]))
+                argmax(&probabilities[..count])
             };
-            chosen.push(category.map(|c| self.categories[c].as_str()));
+            chosen.push(Some(self.categories[category].as_str()));
         }
         if self.data_type == DataType::Boolean {
             let values: BooleanArray = chosen.iter().map(|v| v.map(|s| s == "true")).collect();
@@ -356,6 +392,7 @@ impl ColumnEncoder {
                     heads.push(OutputHead::Categorical {
                         offset: offset + 1,
                         width: 2,
+                        null_slot: Some(1),
                     });
                 }
                 heads
@@ -363,6 +400,7 @@ impl ColumnEncoder {
             ColumnEncoder::Categorical(e) => vec![OutputHead::Categorical {
                 offset,
                 width: e.width(),
+                null_slot: e.null_slot(),
             }],
         }
     }
@@ -437,6 +475,55 @@ impl ColumnEncoder {
     }
 }
 
+/// `part / whole` as a probability, 0 when `whole` is not positive.
+fn share_of(part: f32, whole: f32) -> f64 {
+    if whole > 0.0 && part.is_finite() {
+        (f64::from(part.max(0.0)) / f64::from(whole)).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Draws which rows are null, row `i` with probability `chances[i]`, the generator's. With a
+/// `target` share (a DP estimate, so this is post-processing), every chance is first moved by
+/// one shift `b` on the logit scale, `sigmoid(logit(chance) + b)`, with `b` chosen so the
+/// chances average to the target: the rows the generator finds likelier to be null stay
+/// likelier, and the batch's null share matches the DP one in expectation.
+fn draw_nulls<R: Rng>(chances: &[f64], target: Option<f64>, rng: &mut R) -> Vec<bool> {
+    const EDGE: f64 = 1e-6;
+    let logits: Vec<f64> = chances
+        .iter()
+        .map(|p| {
+            let p = p.clamp(EDGE, 1.0 - EDGE);
+            (p / (1.0 - p)).ln()
+        })
+        .collect();
+    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
+    let shift = match target {
+        Some(target) if !chances.is_empty() => {
+            let target = target.clamp(0.0, 1.0);
+            let mean =
+                |b: f64| logits.iter().map(|l| sigmoid(l + b)).sum::<f64>() / logits.len() as f64;
+            // the mean is increasing in b; bisect on a bracket wide enough for any logit
+            let (mut low, mut high) = (-40.0, 40.0);
+            for _ in 0..60 {
+                let middle = 0.5 * (low + high);
+                if mean(middle) < target {
+                    low = middle;
+                } else {
+                    high = middle;
+                }
+            }
+            0.5 * (low + high)
+        }
+        _ => 0.0,
+    };
+    logits
+        .iter()
+        .map(|l| rng.random::<f64>() < sigmoid(l + shift))
+        .collect()
+}
+
 fn sample_slot<R: Rng>(probabilities: &[f32], rng: &mut R) -> usize {
     let total: f32 = probabilities.iter().map(|p| p.max(0.0)).sum();
     if total.is_nan() || total <= 0.0 {
@@ -493,6 +580,7 @@ mod tests {
             grid: numeric::numeric_type(&data_type).unwrap().grid,
             data_type,
             nulls: true,
+            null_share: None,
             low,
             high,
             transform,
@@ -599,6 +687,7 @@ mod tests {
                 name: "c".to_owned(),
                 data_type: DataType::Utf8,
                 nulls: true,
+                null_share: None,
                 categories: categories.iter().map(|s| s.to_string()).collect(),
                 provenance: Provenance::Private,
             });
@@ -611,6 +700,7 @@ mod tests {
                 name: "d".to_owned(),
                 data_type: dictionary.clone(),
                 nulls: true,
+                null_share: None,
                 categories: categories.iter().map(|s| s.to_string()).collect(),
                 provenance: Provenance::Public,
             });
@@ -624,6 +714,7 @@ mod tests {
                 name: "b".to_owned(),
                 data_type: DataType::Boolean,
                 nulls: true,
+                null_share: None,
                 categories: vec!["false".to_owned(), "true".to_owned()],
                 provenance: Provenance::Public,
             });
@@ -660,6 +751,7 @@ mod tests {
             name: "c".to_owned(),
             data_type: DataType::Utf8,
             nulls: true,
+            null_share: None,
             categories: vec!["a".into(), "b".into()],
             provenance: Provenance::Private,
         };
@@ -679,6 +771,7 @@ mod tests {
             name: "c".to_owned(),
             data_type: DataType::Utf8,
             nulls: false,
+            null_share: None,
             categories: vec!["a".into()],
             provenance: Provenance::Private,
         });
@@ -699,5 +792,24 @@ mod tests {
         );
         assert_eq!(decoded.null_count(), 0);
         let _ = Date32Array::from(vec![1]);
+    }
+
+    #[test]
+    fn null_draws_match_the_dp_share_and_keep_the_generators_ordering() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        // half the rows the generator finds likely null (0.3), half unlikely (0.01)
+        let chances: Vec<f64> = (0..20_000)
+            .map(|i| if i % 2 == 0 { 0.3 } else { 0.01 })
+            .collect();
+        let nulls = draw_nulls(&chances, Some(0.06), &mut rng);
+        let share = nulls.iter().filter(|&&n| n).count() as f64 / nulls.len() as f64;
+        assert!((share - 0.06).abs() < 0.006, "share {share}");
+        let likely = nulls.iter().step_by(2).filter(|&&n| n).count();
+        let unlikely = nulls.iter().skip(1).step_by(2).filter(|&&n| n).count();
+        assert!(likely > 5 * unlikely, "{likely} vs {unlikely}");
+        // without a target the generator's chances stand
+        let nulls = draw_nulls(&chances, None, &mut rng);
+        let share = nulls.iter().filter(|&&n| n).count() as f64 / nulls.len() as f64;
+        assert!((share - 0.155).abs() < 0.01, "share {share}");
     }
 }

@@ -6,6 +6,7 @@
 //! pass or fail is released.
 
 mod attacks;
+pub mod fidelity;
 pub mod stats;
 
 use std::sync::Arc;
