@@ -25,6 +25,14 @@ pub use encoder::{
 };
 pub use numeric::NumericType;
 
+/// The values of a numeric column (integers, floats, decimals, dates, times, timestamps) as
+/// `f64`, nulls kept.
+pub fn numeric_values(
+    array: &ArrayRef,
+) -> Result<datafusion::arrow::array::Float64Array, datafusion::arrow::error::ArrowError> {
+    numeric::to_f64(array)
+}
+
 use crate::config::{ColumnSpec, IdentifierOutput};
 use crate::privacy::PrivacyRng;
 
@@ -253,6 +261,23 @@ impl SchemaPlan {
         self.output_schema.clone()
     }
 
+    /// The learned columns (public or pending metadata), each with whether it is numeric.
+    pub fn learned_columns(&self) -> Vec<(String, bool)> {
+        self.columns
+            .iter()
+            .filter_map(|c| match &c.role {
+                PlannedRole::Ready(ColumnRole::Learned(e)) => Some((
+                    c.field.name().clone(),
+                    matches!(e, ColumnEncoder::Numeric(_)),
+                )),
+                PlannedRole::Pending(need) => {
+                    Some((c.field.name().clone(), matches!(need, Need::Numeric { .. })))
+                }
+                PlannedRole::Ready(_) => None,
+            })
+            .collect()
+    }
+
     /// Whether `name` is a learned numeric column.
     pub fn is_learned_numeric(&self, name: &str) -> bool {
         self.columns.iter().any(|c| {
@@ -326,7 +351,8 @@ fn plan_column(
             CategoricalEncoder {
                 name: name.clone(),
                 data_type: data_type.clone(),
-                nulls: field.is_nullable(),
+                // nulls are learned only where DP preprocessing measures their share
+                nulls: false,
                 null_share: None,
                 categories,
                 provenance: Provenance::Public,
@@ -427,7 +453,7 @@ fn public_numeric(
     Ok(NumericEncoder {
         name: field.name().clone(),
         data_type: field.data_type().clone(),
-        nulls: field.is_nullable(),
+        nulls: false,
         null_share: None,
         grid: numeric.grid,
         low,
