@@ -23,6 +23,60 @@ impl GateVerdict {
         Self { passed, checks }
     }
 
+    /// One line per check: verdict, name, value and threshold (and the risk's interval). A user
+    /// SQL check shows only its verdict, since its query may return a row value.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for check in &self.checks {
+            let verdict = if check.passed { "pass" } else { "FAIL" };
+            let mut line = format!("{verdict:<5} {}", check.name);
+            if check.kind != crate::validate::CheckKind::UserSql {
+                line.push_str(&format!(": {:.4}", check.value));
+                if let Some(risk) = &check.risk {
+                    line.push_str(&format!(
+                        " (risk {:.4}, 95 % interval [{:.4}, {:.4}])",
+                        risk.value, risk.low, risk.high
+                    ));
+                }
+                if let Some(max) = check.max {
+                    line.push_str(&format!(", at most {max}"));
+                }
+                if let Some(min) = check.min {
+                    line.push_str(&format!(", at least {min}"));
+                }
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(if self.passed {
+            "verdict: pass\n"
+        } else {
+            "verdict: refused\n"
+        });
+        out
+    }
+
+    /// The verdict as JSON, with the same redaction as [`GateVerdict::describe`].
+    pub fn summary(&self) -> serde_json::Value {
+        let checks: Vec<serde_json::Value> = self
+            .checks
+            .iter()
+            .map(|check| {
+                let mut entry = serde_json::json!({
+                    "name": check.name,
+                    "kind": check.kind,
+                    "passed": check.passed,
+                });
+                if check.kind != crate::validate::CheckKind::UserSql {
+                    entry["value"] = check.value.into();
+                    entry["max"] = check.max.into();
+                }
+                entry
+            })
+            .collect();
+        serde_json::json!({ "passed": self.passed, "checks": checks })
+    }
+
     /// Names of the failed checks.
     pub fn failed(&self) -> Vec<&str> {
         self.checks

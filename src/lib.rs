@@ -24,6 +24,7 @@
 pub mod budget;
 pub mod config;
 pub mod error;
+pub mod evaluate;
 pub mod gate;
 pub mod model;
 pub mod plan;

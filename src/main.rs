@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use synthgate::{Error, budget, config, plan, privacy, run};
+use synthgate::{Error, budget, config, evaluate, plan, privacy, run};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,20 @@ enum Command {
     },
     /// Privacy planner: epsilon for a noise multiplier, or the noise multiplier for an epsilon.
     Budget(BudgetArgs),
+    /// Run the pipeline's checks and attacks on any synthetic table; exit 0 pass, 3 refused.
+    Evaluate {
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+        /// The synthetic table: a Parquet file or folder.
+        #[arg(long)]
+        synthetic: String,
+        /// Train rows (default: the pipeline's split of its source); needs --holdout.
+        #[arg(long, requires = "holdout")]
+        train: Option<String>,
+        /// Holdout rows, never trained on; needs --train.
+        #[arg(long, requires = "train")]
+        holdout: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -200,6 +214,41 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
         Command::Budget(args) => {
             println!("{}", budget(args)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Evaluate {
+            pipeline,
+            synthetic,
+            train,
+            holdout,
+        } => {
+            let cwd = std::env::current_dir().map_err(|e| Error::Internal(e.to_string()))?;
+            let pipeline = config::load(&pipeline.pipeline, &pipeline.overrides)?;
+            let plan = plan::make_plan(pipeline).await?;
+            let real =
+                evaluate::real_tables(&plan, train.as_deref(), holdout.as_deref(), &cwd).await?;
+            let synthetic = evaluate::read_table(&synthetic, &cwd).await?;
+            let columns = plan.schema.learned_columns();
+            let verdict = evaluate::gate(
+                &plan.pipeline,
+                &real.train,
+                &real.holdout,
+                &synthetic,
+                &columns,
+            )
+            .await?;
+            print!("{}", verdict.describe());
+            if matches!(cli.log_format, LogFormat::Json) {
+                println!(
+                    "{}",
+                    serde_json::to_string(&verdict.summary())
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                );
+            }
+            Ok(if verdict.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
         }
         Command::Run { pipeline, run_id } => {
             let pipeline = config::load(&pipeline.pipeline, &pipeline.overrides)?;

@@ -11,7 +11,6 @@ use candle_core::Tensor;
 use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::prelude::ParquetReadOptions;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha20Rng;
@@ -175,26 +174,12 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)?;
     tracing::info!(rows = staged.rows, "synthetic table staged");
 
-    let ctx = crate::validate::session(
-        pipeline,
-        vec![train.clone()],
-        vec![holdout.clone()],
-        plan.source.schema.clone(),
-    )
-    .map_err(|source| crate::validate::ValidateError::Query {
-        what: "tables".to_owned(),
-        source,
-    })?;
-    let output_schema = codec.output_schema();
-    let options = ParquetReadOptions::default().schema(&output_schema);
-    ctx.register_parquet("synthetic", path_str(&synthetic_path)?, options)
-        .await
-        .map_err(|source| crate::validate::ValidateError::Query {
-            what: "synthetic".to_owned(),
-            source,
-        })?;
-    let checks = crate::validate::evaluate(&ctx, pipeline, &codec).await?;
-    let verdict = GateVerdict::from_checks(checks);
+    let synthetic_table =
+        crate::evaluate::read_table(path_str(&synthetic_path)?, std::path::Path::new(".")).await?;
+    let columns = plan.schema.learned_columns();
+    let verdict =
+        crate::evaluate::gate(pipeline, &train, &holdout, &synthetic_table, &columns).await?;
+    drop(synthetic_table);
     log_verdict(&verdict);
 
     let privacy = PrivacySummary {

@@ -153,6 +153,8 @@ pub struct LinkageSpec {
 pub struct GateSpec {
     /// Largest allowed exact-copy risk.
     pub exact_copies_max_risk: f64,
+    /// Largest allowed share of synthetic rows equal to a row unique in the real table.
+    pub unique_copies_max_share: f64,
 }
 
 struct Context<'a> {
@@ -390,6 +392,11 @@ pub(super) fn validate(
         exact_copies_max_risk: cx.fraction(
             "gate.exact_copies_max_risk",
             gate.exact_copies_max_risk,
+            false,
+        )?,
+        unique_copies_max_share: cx.fraction(
+            "gate.unique_copies_max_share",
+            gate.unique_copies_max_share,
             false,
         )?,
     };

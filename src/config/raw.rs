@@ -175,4 +175,6 @@ pub struct RawLinkage {
 pub struct RawGate {
     /// Largest allowed exact-copy risk.
     pub exact_copies_max_risk: Option<f64>,
+    /// Largest allowed share of synthetic rows that copy a row unique in the real table.
+    pub unique_copies_max_share: Option<f64>,
 }

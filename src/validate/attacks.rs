@@ -13,7 +13,6 @@ use datafusion::prelude::SessionContext;
 use super::stats::risk;
 use super::{CheckKind, CheckResult, ValidateError};
 use crate::config::LinkageSpec;
-use crate::schema::TableCodec;
 
 /// A SQL identifier in double quotes.
 fn quote(name: &str) -> String {
@@ -53,21 +52,10 @@ async fn count(ctx: &SessionContext, what: &str, sql: &str) -> Result<u64, Valid
 /// against the same share of holdout rows.
 pub async fn exact_copies(
     ctx: &SessionContext,
-    codec: &TableCodec,
+    columns: &[String],
     max_risk: f64,
 ) -> Result<CheckResult, ValidateError> {
-    let on = |left: &str, right: &str| {
-        codec
-            .encoders()
-            .map(|e| {
-                format!(
-                    "({left}.{c} IS NOT DISTINCT FROM {right}.{c})",
-                    c = quote(e.name())
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    };
+    let on = |left: &str, right: &str| equal_on(columns, left, right);
     let copied = |targets: &str| {
         format!(
             "SELECT count(*) FROM {targets} t LEFT SEMI JOIN synthetic s ON {}",
@@ -101,6 +89,82 @@ pub async fn exact_copies(
     result.details.insert(
         "synthetic_rows_equal_to_a_train_row".to_owned(),
         synthetic_copies.into(),
+    );
+    Ok(result)
+}
+
+/// `left.c IS NOT DISTINCT FROM right.c` over every column, joined by AND.
+fn equal_on(columns: &[String], left: &str, right: &str) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            format!(
+                "({left}.{c} IS NOT DISTINCT FROM {right}.{c})",
+                c = quote(c)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Share of synthetic rows equal (on every learned column) to a row that occurs exactly once in
+/// the real table, train and holdout together: an absolute check, which the train-against-holdout
+/// baseline of [`exact_copies`] cannot make for a table that copies everyone. The holdout's own
+/// rate against rows unique in train is reported as a fresh sample's baseline.
+pub async fn unique_copies(
+    ctx: &SessionContext,
+    columns: &[String],
+    max_share: f64,
+) -> Result<CheckResult, ValidateError> {
+    let what = "unique copies";
+    let list = columns
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let unique_in = |tables: &str| {
+        format!("(SELECT {list} FROM ({tables}) GROUP BY {list} HAVING count(*) = 1)")
+    };
+    let real = format!("SELECT {list} FROM real UNION ALL SELECT {list} FROM holdout");
+    let copied = count(
+        ctx,
+        what,
+        &format!(
+            "SELECT count(*) FROM synthetic s LEFT SEMI JOIN {} u ON {}",
+            unique_in(&real),
+            equal_on(columns, "s", "u")
+        ),
+    )
+    .await?;
+    let synthetic_rows = count(ctx, what, "SELECT count(*) FROM synthetic").await?;
+    let baseline = count(
+        ctx,
+        what,
+        &format!(
+            "SELECT count(*) FROM holdout h LEFT SEMI JOIN {} u ON {}",
+            unique_in(&format!("SELECT {list} FROM real")),
+            equal_on(columns, "h", "u")
+        ),
+    )
+    .await?;
+    let holdout_rows = count(ctx, what, "SELECT count(*) FROM holdout").await?;
+    let share = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
+    let mut result = CheckResult::bounded(
+        "copies of unique real rows".to_owned(),
+        CheckKind::UniqueCopies,
+        share(copied, synthetic_rows),
+        None,
+        Some(max_share),
+    );
+    result.details.insert(
+        "holdout_share_equal_to_a_row_unique_in_train".to_owned(),
+        share(baseline, holdout_rows).into(),
     );
     Ok(result)
 }
