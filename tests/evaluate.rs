@@ -4,12 +4,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::{read_parquet, repo, synthgate};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use predicates::str::contains;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
 
 fn adult() -> RecordBatch {
     let batches = read_parquet(&repo().join("data/adult/adult_train.parquet"));
@@ -49,13 +53,14 @@ fn fresh_people_from_the_same_population_pass() {
 }
 
 #[test]
-fn a_copy_of_the_train_rows_is_refused_by_both_copy_checks() {
+fn a_copy_of_the_train_rows_is_refused_by_the_copy_and_distance_checks() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "train_copy.parquet", &train_split());
     evaluate(&path)
         .code(3)
         .stdout(contains("FAIL  exact copies"))
-        .stdout(contains("FAIL  copies of unique real rows"));
+        .stdout(contains("FAIL  copies of unique real rows"))
+        .stdout(contains("FAIL  distance to closest record"));
 }
 
 #[test]
@@ -65,4 +70,41 @@ fn a_copy_of_the_whole_real_table_is_refused_though_train_and_holdout_look_alike
     evaluate(&repo().join("data/adult/adult_train.parquet"))
         .code(3)
         .stdout(contains("FAIL  copies of unique real rows"));
+}
+
+#[test]
+fn train_rows_with_small_noise_are_refused() {
+    let train = train_split();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let columns: Vec<ArrayRef> = train
+        .columns()
+        .iter()
+        .map(
+            |column| match column.as_any().downcast_ref::<Int64Array>() {
+                Some(values) => {
+                    // Gaussian noise of 1 % of the column's spread, rounded to the integer type
+                    let (low, high) = values
+                        .iter()
+                        .flatten()
+                        .fold((i64::MAX, i64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+                    let noise = Normal::new(0.0, 0.01 * (high - low) as f64).unwrap();
+                    let noisy: Int64Array = values
+                        .iter()
+                        .map(|v| v.map(|v| v + noise.sample(&mut rng).round() as i64))
+                        .collect();
+                    Arc::new(noisy) as ArrayRef
+                }
+                None => column.clone(),
+            },
+        )
+        .collect();
+    let noisy = RecordBatch::try_new(train.schema(), columns).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "noisy_copy.parquet", &noisy);
+    // no row is copied verbatim, but every train person has a synthetic row nearer than real
+    // people usually are to each other
+    evaluate(&path)
+        .code(3)
+        .stdout(contains("pass  exact copies"))
+        .stdout(contains("FAIL  distance to closest record"));
 }

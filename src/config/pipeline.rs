@@ -155,6 +155,8 @@ pub struct GateSpec {
     pub exact_copies_max_risk: f64,
     /// Largest allowed share of synthetic rows equal to a row unique in the real table.
     pub unique_copies_max_share: f64,
+    /// Largest allowed distance-to-closest-record risk.
+    pub closest_record_max_risk: f64,
 }
 
 struct Context<'a> {
@@ -397,6 +399,11 @@ pub(super) fn validate(
         unique_copies_max_share: cx.fraction(
             "gate.unique_copies_max_share",
             gate.unique_copies_max_share,
+            false,
+        )?,
+        closest_record_max_risk: cx.fraction(
+            "gate.closest_record_max_risk",
+            gate.closest_record_max_risk,
             false,
         )?,
     };

@@ -177,4 +177,6 @@ pub struct RawGate {
     pub exact_copies_max_risk: Option<f64>,
     /// Largest allowed share of synthetic rows that copy a row unique in the real table.
     pub unique_copies_max_share: Option<f64>,
+    /// Largest allowed distance-to-closest-record risk.
+    pub closest_record_max_risk: Option<f64>,
 }

@@ -8,9 +8,8 @@
 //! candle's CPU matmul, one block of synthetic rows at a time, never the whole cross product in
 //! memory), and the winning distances are recomputed exactly in f64.
 //!
-//! The train side is a seeded sample of as many train rows as the holdout has, so a synthetic
-//! table independent of both is nearer to train for half its rows. A table that copies or
-//! perturbs train rows is nearer to train for nearly all of them.
+//! The train side is a seeded sample of as many train rows as the holdout has, so train and
+//! holdout people are compared in equal numbers.
 
 use std::collections::HashMap;
 
@@ -24,6 +23,10 @@ use rand::seq::index::sample;
 use rand_chacha::ChaCha20Rng;
 
 use super::{CheckKind, CheckResult, ValidateError};
+
+/// A person is matched when a synthetic row is nearer than this share of the distance to their
+/// nearest other real person (squared: distances are compared squared).
+const MATCH_RATIO_SQUARED: f64 = 0.25;
 
 /// Synthetic rows per matrix-product block.
 const BLOCK_ROWS: usize = 2048;
@@ -180,14 +183,21 @@ fn nearest_distances(
     Ok(distances)
 }
 
-/// The share of synthetic rows nearer to (a holdout-sized sample of) train than to holdout,
-/// ties counting half. Passes when at most `max_share`.
+/// Distance to closest record, as a risk over people: a real person is "matched" when some
+/// synthetic row lies nearer to them than half the distance to their nearest other real person
+/// (a train row outside the sample). Risk compares train people (a holdout-sized sample) with
+/// holdout people, so a table drawn fresh from the population scores about 0 and a table of
+/// perturbed train rows about 1; the check passes when the upper end of the risk's 95 %
+/// interval is at most `max_risk`. Targets are people, independent of each other, which the
+/// interval needs; the share of synthetic rows nearer to train than to holdout (DESIGN.md's
+/// statistic) is reported alongside but not gated, because synthetic rows of a collapsed
+/// generator are far from independent (on the demo it ranged 0.2 to 0.77 across runs).
 pub fn distance_to_closest_record(
     train: &RecordBatch,
     holdout: &RecordBatch,
     synthetic: &RecordBatch,
     columns: &[(String, bool)],
-    max_share: f64,
+    max_risk: f64,
     seed: u64,
 ) -> Result<CheckResult, ValidateError> {
     let name = "distance to closest record".to_owned();
@@ -200,47 +210,78 @@ pub fn distance_to_closest_record(
     let holdout_rows: Vec<usize> = (0..holdout.num_rows()).collect();
     let synthetic_rows: Vec<usize> = (0..synthetic.num_rows()).collect();
     let width = embedding.width;
-    let train_x = embedding.embed(train, &train_rows)?;
-    let holdout_x = embedding.embed(holdout, &holdout_rows)?;
-    let synthetic_x = embedding.embed(synthetic, &synthetic_rows)?;
     if synthetic_rows.is_empty() || size == 0 || width == 0 {
         return Ok(CheckResult::bounded(
             name,
             CheckKind::DistanceToClosestRecord,
             f64::NAN,
             None,
-            Some(max_share),
+            Some(max_risk),
         ));
     }
+    let train_x = embedding.embed(train, &train_rows)?;
+    let holdout_x = embedding.embed(holdout, &holdout_rows)?;
+    let synthetic_x = embedding.embed(synthetic, &synthetic_rows)?;
     let failed = |_| ValidateError::Execution {
         what: "distance to closest record".to_owned(),
     };
-    let to_train = nearest_distances(&synthetic_x, &train_x, width).map_err(failed)?;
-    let to_holdout = nearest_distances(&synthetic_x, &holdout_x, width).map_err(failed)?;
+    let nearest = |queries: &[f32], reference: &[f32]| {
+        nearest_distances(queries, reference, width).map_err(failed)
+    };
+
+    // how near each target is to another real person: the train rows outside the sample
+    let mut in_sample = vec![false; train.num_rows()];
+    for &row in &train_rows {
+        in_sample[row] = true;
+    }
+    let others: Vec<usize> = (0..train.num_rows()).filter(|&r| !in_sample[r]).collect();
+    if others.is_empty() {
+        return Ok(CheckResult::bounded(
+            name,
+            CheckKind::DistanceToClosestRecord,
+            f64::NAN,
+            None,
+            Some(max_risk),
+        ));
+    }
+    let others_x = embedding.embed(train, &others)?;
+    let matched = |targets: &[f32]| -> Result<u64, ValidateError> {
+        let to_real = nearest(targets, &others_x)?;
+        let to_synthetic = nearest(targets, &synthetic_x)?;
+        Ok(to_real
+            .iter()
+            .zip(&to_synthetic)
+            .filter(|&(real, synthetic)| *synthetic < MATCH_RATIO_SQUARED * real)
+            .count() as u64)
+    };
+    let train_matched = matched(&train_x)?;
+    let holdout_matched = matched(&holdout_x)?;
+    let risk = super::stats::risk(train_matched, size as u64, holdout_matched, size as u64);
+
+    let to_train = nearest(&synthetic_x, &train_x)?;
+    let to_holdout = nearest(&synthetic_x, &holdout_x)?;
     let nearer: f64 = to_train
         .iter()
         .zip(&to_holdout)
-        .map(|(t, h)| {
-            if t < h {
-                1.0
-            } else if t == h {
-                0.5
-            } else {
-                0.0
-            }
+        .map(|(t, h)| match t.total_cmp(h) {
+            std::cmp::Ordering::Less => 1.0,
+            std::cmp::Ordering::Equal => 0.5,
+            std::cmp::Ordering::Greater => 0.0,
         })
         .sum();
-    let share = nearer / to_train.len() as f64;
+
     let mut result = CheckResult::bounded(
         name,
         CheckKind::DistanceToClosestRecord,
-        share,
+        risk.high,
         None,
-        Some(max_share),
+        Some(max_risk),
     );
-    result
-        .details
-        .insert("rows_compared_per_side".to_owned(), (size as u64).into());
+    result.risk = Some(risk);
+    result.details.insert(
+        "share_of_synthetic_rows_nearer_to_train".to_owned(),
+        (nearer / to_train.len() as f64).into(),
+    );
     Ok(result)
 }
 

@@ -293,10 +293,15 @@ pub async fn evaluate(
     }
     results.push(exact_copies(ctx, &names, gate.exact_copies_max_risk).await?);
     results.push(unique_copies(ctx, &names, gate.unique_copies_max_share).await?);
-    // Distance to closest record (`distance_to_closest_record`) is not a gate check yet: on
-    // small holdouts a collapsed generator's share swings from 0.2 to 0.77 (demo, measured), so
-    // a threshold would refuse at random.
-    let _ = tables;
+    let (train, holdout, synthetic) = tables;
+    results.push(distance_to_closest_record(
+        train,
+        holdout,
+        synthetic,
+        columns,
+        gate.closest_record_max_risk,
+        pipeline.training.seed,
+    )?);
     if let Some(spec) = &pipeline.linkage {
         results.push(linkage(ctx, spec).await?);
     }
