@@ -127,6 +127,17 @@ pub fn calibrate_noise_multiplier(
             return Ok(high);
         }
     }
+    bisect_to_certified(low, high, meets)
+}
+
+/// Bisects between a `low` multiplier that fails and a `high` one that meets the target until
+/// they are within a relative 1e-4, and returns the upper end: always a multiplier `meets`
+/// certified.
+fn bisect_to_certified(
+    mut low: f64,
+    mut high: f64,
+    meets: impl Fn(f64) -> Result<bool, PrivacyError>,
+) -> Result<f64, PrivacyError> {
     while (high - low) / high > 1.0e-4 {
         let middle = 0.5 * (low + high);
         if meets(middle)? {
@@ -183,15 +194,7 @@ pub fn calibrate_noise_multiplier_after(
             });
         }
     }
-    while (high - low) / high > 1.0e-4 {
-        let middle = 0.5 * (low + high);
-        if meets(middle)? {
-            high = middle;
-        } else {
-            low = middle;
-        }
-    }
-    Ok(high)
+    bisect_to_certified(low, high, meets)
 }
 
 #[cfg(test)]

@@ -210,7 +210,14 @@ pub fn distance_to_closest_record(
     let holdout_rows: Vec<usize> = (0..holdout.num_rows()).collect();
     let synthetic_rows: Vec<usize> = (0..synthetic.num_rows()).collect();
     let width = embedding.width;
-    if synthetic_rows.is_empty() || size == 0 || width == 0 {
+    // the train rows outside the sample: each target's nearest other real person is among them
+    let mut in_sample = vec![false; train.num_rows()];
+    for &row in &train_rows {
+        in_sample[row] = true;
+    }
+    let others: Vec<usize> = (0..train.num_rows()).filter(|&r| !in_sample[r]).collect();
+    if synthetic_rows.is_empty() || size == 0 || width == 0 || others.is_empty() {
+        // nothing to measure: a NaN value fails the check
         return Ok(CheckResult::bounded(
             name,
             CheckKind::DistanceToClosestRecord,
@@ -229,21 +236,6 @@ pub fn distance_to_closest_record(
         nearest_distances(queries, reference, width).map_err(failed)
     };
 
-    // how near each target is to another real person: the train rows outside the sample
-    let mut in_sample = vec![false; train.num_rows()];
-    for &row in &train_rows {
-        in_sample[row] = true;
-    }
-    let others: Vec<usize> = (0..train.num_rows()).filter(|&r| !in_sample[r]).collect();
-    if others.is_empty() {
-        return Ok(CheckResult::bounded(
-            name,
-            CheckKind::DistanceToClosestRecord,
-            f64::NAN,
-            None,
-            Some(max_risk),
-        ));
-    }
     let others_x = embedding.embed(train, &others)?;
     let matched = |targets: &[f32]| -> Result<u64, ValidateError> {
         let to_real = nearest(targets, &others_x)?;
