@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::validate::CheckResult;
+use crate::validate::{CheckResult, Status};
 
 /// The gate's decision over all checks.
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +28,11 @@ impl GateVerdict {
     pub fn describe(&self) -> String {
         let mut out = String::new();
         for check in &self.checks {
-            let verdict = if check.passed { "pass" } else { "FAIL" };
+            let verdict = match check.status {
+                Status::Pass => "pass",
+                Status::Fail => "FAIL",
+                Status::Inconclusive => "inconclusive",
+            };
             let mut line = format!("{verdict:<5} {}", check.name);
             if check.kind != crate::validate::CheckKind::UserSql {
                 line.push_str(&format!(": {:.4}", check.value));
@@ -36,6 +40,11 @@ impl GateVerdict {
                     line.push_str(&format!(
                         " (risk {:.4}, 95 % interval [{:.4}, {:.4}])",
                         risk.value, risk.low, risk.high
+                    ));
+                }
+                if let Some((rate, baseline)) = check.rates {
+                    line.push_str(&format!(
+                        ", success on train {rate:.4} vs baseline {baseline:.4}"
                     ));
                 }
                 if let Some(max) = check.max {
@@ -66,6 +75,7 @@ impl GateVerdict {
                     "name": check.name,
                     "kind": check.kind,
                     "passed": check.passed,
+                    "status": check.status,
                 });
                 if check.kind != crate::validate::CheckKind::UserSql {
                     entry["value"] = check.value.into();
@@ -100,7 +110,9 @@ mod tests {
             min: None,
             max: Some(1.0),
             passed,
+            status: if passed { Status::Pass } else { Status::Fail },
             risk: None,
+            rates: None,
             details: serde_json::Map::new(),
         }
     }

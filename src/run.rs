@@ -252,10 +252,10 @@ fn log_verdict(verdict: &GateVerdict) {
     for check in &verdict.checks {
         match check.kind {
             crate::validate::CheckKind::UserSql => {
-                tracing::info!(check = %check.name, passed = check.passed, "check")
+                tracing::info!(check = %check.name, status = ?check.status, "check")
             }
             _ => {
-                tracing::info!(check = %check.name, passed = check.passed, risk_upper = check.value, max = check.max, "check")
+                tracing::info!(check = %check.name, status = ?check.status, value = check.value, max = check.max, "check")
             }
         }
     }

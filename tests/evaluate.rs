@@ -11,6 +11,7 @@ use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -45,22 +46,49 @@ fn evaluate(synthetic: &Path) -> assert_cmd::assert::Assert {
         .assert()
 }
 
+/// The attacks' checks over every person, as the verdict names them.
+const ATTACKS: [&str; 7] = [
+    "exact copies:",
+    "copies of unique real rows:",
+    "linkage:",
+    "linkage revealing the other columns:",
+    "singling out:",
+    "attribute inference of income:",
+    "distance to closest record:",
+];
+
 #[test]
-fn fresh_people_from_the_same_population_pass() {
-    evaluate(&repo().join("data/adult/adult_test.parquet"))
-        .code(0)
-        .stdout(contains("verdict: pass"));
+fn fresh_people_pass_every_attack() {
+    let assert = evaluate(&repo().join("data/adult/adult_test.parquet")).code(0);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for attack in ATTACKS {
+        assert!(
+            stdout.contains(&format!("pass  {attack}")),
+            "{attack} did not pass:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    assert!(stdout.contains("verdict: pass"), "{stdout}");
 }
 
 #[test]
-fn a_copy_of_the_train_rows_is_refused_by_the_copy_and_distance_checks() {
+fn a_copy_of_the_train_rows_is_refused_by_every_attack() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "train_copy.parquet", &train_split());
-    evaluate(&path)
-        .code(3)
-        .stdout(contains("FAIL  exact copies"))
-        .stdout(contains("FAIL  copies of unique real rows"))
-        .stdout(contains("FAIL  distance to closest record"));
+    let assert = evaluate(&path).code(3);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    for attack in ATTACKS {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(attack) && !l.contains("most exposed"))
+            .unwrap_or_else(|| panic!("no {attack} line:\n{stdout}"));
+        assert!(line.starts_with("FAIL"), "{line}");
+        // far above its threshold: the risk's point estimate beyond 0.5
+        if let Some(risk) = line.split("(risk ").nth(1) {
+            let risk: f64 = risk.split(',').next().unwrap().parse().unwrap();
+            assert!(risk > 0.5, "{line}");
+        }
+    }
 }
 
 #[test]
@@ -105,6 +133,6 @@ fn train_rows_with_small_noise_are_refused() {
     // people usually are to each other
     evaluate(&path)
         .code(3)
-        .stdout(contains("pass  exact copies"))
-        .stdout(contains("FAIL  distance to closest record"));
+        .stdout(contains("FAIL  exact copies:").not())
+        .stdout(contains("FAIL  distance to closest record:"));
 }

@@ -13,10 +13,49 @@ const FEW_STEPS: [&str; 2] = ["--set", "training.epochs=3"];
 /// Few steps cannot promise fidelity, so the release test keeps only the privacy checks.
 const NO_USER_CHECKS: [&str; 2] = ["--set", "check=[]"];
 
-/// A 12-step model is close to noise, and on 200 holdout people the linkage risk's 95 % upper
-/// bound for noise alone reaches 0.02 to 0.045 (measured), too near the demo's 0.05 for this
-/// test, which checks the release's form rather than the attack.
-const LOOSE_LINKAGE: [&str; 2] = ["--set", "attack.linkage.max_risk=0.2"];
+/// The demo pipeline as a user runs it, fully trained, without its fidelity SQL checks (the
+/// model's quality is another matter): every attack passes or is inconclusive, and the table is
+/// released.
+#[test]
+fn the_demo_pipelines_output_passes_every_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let staging = dir.path().join("staging");
+    synthgate()
+        .arg("run")
+        .arg(repo().join("pipelines/demo.toml"))
+        .args(NO_USER_CHECKS)
+        .args([
+            "--set",
+            &format!("output.url={}", dir.path().join("out").display()),
+        ])
+        .args([
+            "--set",
+            &format!("output.staging_url={}", staging.display()),
+        ])
+        .args(["--run-id", "full"])
+        .assert()
+        .code(0);
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(staging.join("people-demo/full/report.json")).unwrap(),
+    )
+    .unwrap();
+    let checks = report["verdict"]["checks"].as_array().unwrap();
+    for kind in [
+        "exact_copies",
+        "unique_copies",
+        "linkage",
+        "linkage_revealing",
+        "singling_out",
+        "attribute_inference",
+        "distance_to_closest_record",
+    ] {
+        let of_kind: Vec<_> = checks.iter().filter(|c| c["kind"] == kind).collect();
+        assert!(!of_kind.is_empty(), "no {kind} check");
+        for check in of_kind {
+            assert_ne!(check["status"], "fail", "{check}");
+        }
+    }
+}
 
 #[test]
 fn demo_releases_the_source_schema_with_fake_names_and_no_copies() {
@@ -30,7 +69,6 @@ fn demo_releases_the_source_schema_with_fake_names_and_no_copies() {
         .arg(repo().join("pipelines/demo.toml"))
         .args(FEW_STEPS)
         .args(NO_USER_CHECKS)
-        .args(LOOSE_LINKAGE)
         .args(["--set", &format!("output.url={}", out.display())])
         .args([
             "--set",
@@ -118,7 +156,6 @@ fn demo_releases_the_source_schema_with_fake_names_and_no_copies() {
         &std::fs::read(staging.join("people-demo/test-run/report.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(report["verdict"]["checks"][0]["name"], "exact copies");
     assert_eq!(report["verdict"]["checks"][0]["name"], "exact copies");
     assert!(report["verdict"]["checks"][0]["value"].is_number());
 

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 pub use pipeline::{
-    CheckSpec, ColumnSpec, GateSpec, IdentifierOutput, LinkageSpec, OutputSpec, Pipeline,
-    PrivacySpec, SourceSpec, TrainingSpec,
+    CheckSpec, ColumnSpec, GateSpec, IdentifierOutput, InferenceSpec, LinkageSpec, OutputSpec,
+    Pipeline, PrivacySpec, SinglingOutSpec, SourceSpec, TrainingSpec,
 };
 
 /// The defaults every pipeline inherits (`config/defaults.toml`).

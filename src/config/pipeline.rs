@@ -30,6 +30,10 @@ pub struct Pipeline {
     pub checks: Vec<CheckSpec>,
     /// The linkage attack, when configured.
     pub linkage: Option<LinkageSpec>,
+    /// The attribute inference attack, when configured.
+    pub inference: Option<InferenceSpec>,
+    /// The singling-out attack (always run).
+    pub singling_out: SinglingOutSpec,
     /// Thresholds of built-in checks.
     pub gate: GateSpec,
     /// SHA-256 of the resolved pipeline.
@@ -144,6 +148,29 @@ pub struct CheckSpec {
 pub struct LinkageSpec {
     /// Known column and the half-width of the range the attacker searches.
     pub known: Vec<(String, f64)>,
+    /// Share of a column's real range within which a matched row reveals a number.
+    pub tolerance: f64,
+    /// Largest allowed risk.
+    pub max_risk: f64,
+}
+
+/// `[attack.inference]`
+#[derive(Debug, Clone)]
+pub struct InferenceSpec {
+    /// Columns the attacker infers, each on its own.
+    pub secrets: Vec<String>,
+    /// Columns the attacker knows; `None`: the linkage's known columns, else every other
+    /// learned column.
+    pub known: Option<Vec<String>>,
+    /// Share of a column's real range within which a numeric guess is right.
+    pub tolerance: f64,
+    /// Largest allowed risk.
+    pub max_risk: f64,
+}
+
+/// `[attack.singling_out]`
+#[derive(Debug, Clone)]
+pub struct SinglingOutSpec {
     /// Largest allowed risk.
     pub max_risk: f64,
 }
@@ -360,7 +387,8 @@ pub(super) fn validate(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let linkage = match raw.attack.and_then(|attack| attack.linkage) {
+    let attacks = raw.attack.unwrap_or_default();
+    let linkage = match attacks.linkage {
         None => None,
         Some(linkage) => {
             let known = linkage
@@ -384,9 +412,54 @@ pub(super) fn validate(
             )?;
             Some(LinkageSpec {
                 known: known.into_iter().collect(),
+                tolerance: cx.fraction(
+                    "attack.linkage.tolerance",
+                    linkage.tolerance.or(Some(0.05)),
+                    true,
+                )?,
                 max_risk,
             })
         }
+    };
+    let inference = match attacks.inference {
+        None => None,
+        Some(inference) => {
+            let secrets = inference
+                .secret
+                .ok_or_else(|| cx.missing("attack.inference.secret"))?;
+            if secrets.is_empty() {
+                return Err(cx.invalid("attack.inference.secret", "name at least one column"));
+            }
+            if let Some(known) = &inference.known {
+                if known.is_empty() {
+                    return Err(cx.invalid("attack.inference.known", "name at least one column"));
+                }
+                if let Some(both) = secrets.iter().find(|s| known.contains(s)) {
+                    return Err(cx.invalid(
+                        "attack.inference.known",
+                        format!("`{both}` is also a secret; the attacker cannot know it"),
+                    ));
+                }
+            }
+            Some(InferenceSpec {
+                secrets,
+                known: inference.known,
+                tolerance: cx.fraction(
+                    "attack.inference.tolerance",
+                    inference.tolerance.or(Some(0.05)),
+                    true,
+                )?,
+                max_risk: cx.fraction(
+                    "attack.inference.max_risk",
+                    inference.max_risk.or(Some(0.05)),
+                    false,
+                )?,
+            })
+        }
+    };
+    let singling_out = attacks.singling_out.unwrap_or_default();
+    let singling_out = SinglingOutSpec {
+        max_risk: cx.fraction("attack.singling_out.max_risk", singling_out.max_risk, false)?,
     };
 
     let gate = raw.gate.unwrap_or_default();
@@ -418,6 +491,8 @@ pub(super) fn validate(
         output,
         checks,
         linkage,
+        inference,
+        singling_out,
         gate,
         config_hash,
     })

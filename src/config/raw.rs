@@ -157,6 +157,33 @@ pub struct RawCheck {
 pub struct RawAttacks {
     /// `[attack.linkage]`
     pub linkage: Option<RawLinkage>,
+    /// `[attack.inference]`
+    pub inference: Option<RawInference>,
+    /// `[attack.singling_out]`
+    pub singling_out: Option<RawSinglingOut>,
+}
+
+/// `[attack.inference]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInference {
+    /// Columns the attacker tries to infer.
+    pub secret: Option<Vec<String>>,
+    /// Columns the attacker knows (default: the linkage's known columns, else every other
+    /// learned column).
+    pub known: Option<Vec<String>>,
+    /// A numeric guess is right within this share of the column's real range.
+    pub tolerance: Option<f64>,
+    /// Largest allowed risk.
+    pub max_risk: Option<f64>,
+}
+
+/// `[attack.singling_out]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSinglingOut {
+    /// Largest allowed risk.
+    pub max_risk: Option<f64>,
 }
 
 /// `[attack.linkage]`
@@ -165,6 +192,8 @@ pub struct RawAttacks {
 pub struct RawLinkage {
     /// Known columns with the half-width of the attacker's range on each.
     pub known: Option<BTreeMap<String, f64>>,
+    /// Another column is revealed within this share of its real range.
+    pub tolerance: Option<f64>,
     /// Largest allowed risk.
     pub max_risk: Option<f64>,
 }

@@ -66,7 +66,7 @@ pub fn manifest(input: &ManifestInput<'_>, files: &[ReleasedFile]) -> serde_json
         .verdict
         .checks
         .iter()
-        .map(|c| json!({ "name": c.name, "kind": c.kind, "passed": c.passed }))
+        .map(|c| json!({ "name": c.name, "kind": c.kind, "passed": c.passed, "status": c.status }))
         .collect();
     json!({
         "synthgate_version": env!("CARGO_PKG_VERSION"),

@@ -10,7 +10,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 
-use super::stats::risk;
+use super::targets::{Outcome, Tally};
 use super::{CheckKind, CheckResult, ValidateError};
 use crate::config::LinkageSpec;
 
@@ -19,7 +19,8 @@ fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-async fn count(ctx: &SessionContext, what: &str, sql: &str) -> Result<u64, ValidateError> {
+/// The first row of `sql`'s result as non-negative integers (nulls as 0; no row: zeros).
+async fn counts(ctx: &SessionContext, what: &str, sql: &str) -> Result<Vec<u64>, ValidateError> {
     // Over real rows an engine error is reported without its message, which may quote a row
     // value (a failed cast, say). User SQL was planned in `preflight` against empty tables,
     // where its errors were shown in full.
@@ -33,64 +34,98 @@ async fn count(ctx: &SessionContext, what: &str, sql: &str) -> Result<u64, Valid
         .collect()
         .await
         .map_err(query_error)?;
-    let batch = batches.iter().find(|b| b.num_rows() > 0);
-    let Some(batch) = batch else { return Ok(0) };
-    let column = cast(batch.column(0), &DataType::Int64).map_err(|e| {
-        query_error(datafusion::error::DataFusionError::ArrowError(
-            Box::new(e),
-            None,
-        ))
-    })?;
-    let column = column.as_any().downcast_ref::<Int64Array>();
-    Ok(column
-        .filter(|c| !c.is_null(0))
-        .map(|c| c.value(0).max(0) as u64)
-        .unwrap_or(0))
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        let width = batches.first().map_or(1, |b| b.num_columns());
+        return Ok(vec![0; width]);
+    };
+    batch
+        .columns()
+        .iter()
+        .map(|column| {
+            let column = cast(column, &DataType::Int64).map_err(|e| {
+                query_error(datafusion::error::DataFusionError::ArrowError(
+                    Box::new(e),
+                    None,
+                ))
+            })?;
+            let column = column.as_any().downcast_ref::<Int64Array>();
+            Ok(column
+                .filter(|c| !c.is_null(0))
+                .map(|c| c.value(0).max(0) as u64)
+                .unwrap_or(0))
+        })
+        .collect()
 }
 
+async fn count(ctx: &SessionContext, what: &str, sql: &str) -> Result<u64, ValidateError> {
+    Ok(counts(ctx, what, sql).await?.first().copied().unwrap_or(0))
+}
+
+/// Rows of `table`.
+async fn rows(ctx: &SessionContext, what: &str, table: &str) -> Result<u64, ValidateError> {
+    count(ctx, what, &format!("SELECT count(*) FROM {table}")).await
+}
+
+/// The tables an attack runs over: train targets, holdout targets, and whether these are every
+/// person or the most exposed.
+const GROUPS: [(&str, &str, &str); 2] = [
+    ("real", "holdout", ""),
+    ("exposed_train", "exposed_holdout", " (most exposed 1 %)"),
+];
+
 /// Share of train rows that appear verbatim (on every learned column) in the synthetic table,
-/// against the same share of holdout rows.
+/// against the same share of holdout rows; over every person and over the most exposed.
 pub async fn exact_copies(
     ctx: &SessionContext,
     columns: &[String],
     max_risk: f64,
-) -> Result<CheckResult, ValidateError> {
-    let on = |left: &str, right: &str| equal_on(columns, left, right);
-    let copied = |targets: &str| {
+) -> Result<Vec<CheckResult>, ValidateError> {
+    let what = "exact copies";
+    let copied = |targets: &str, table: &str| {
         format!(
-            "SELECT count(*) FROM {targets} t LEFT SEMI JOIN synthetic s ON {}",
-            on("t", "s")
+            "SELECT count(*) FROM {targets} t LEFT SEMI JOIN {table} s ON {}",
+            equal_on(columns, "t", "s")
         )
     };
-    let what = "exact copies";
-    let train_copied = count(ctx, what, &copied("real")).await?;
-    let holdout_copied = count(ctx, what, &copied("holdout")).await?;
-    let train_rows = count(ctx, what, "SELECT count(*) FROM real").await?;
-    let holdout_rows = count(ctx, what, "SELECT count(*) FROM holdout").await?;
+    let tally = async |targets: &str, table: &str| -> Result<Tally, ValidateError> {
+        Ok(Tally {
+            successes: count(ctx, what, &copied(targets, table)).await?,
+            targets: rows(ctx, what, targets).await?,
+        })
+    };
+    let mut results = Vec::new();
+    for (train, holdout, suffix) in GROUPS {
+        let outcome = Outcome {
+            train: tally(train, "synthetic").await?,
+            holdout: tally(holdout, "synthetic").await?,
+            baseline: tally(train, "baseline").await?,
+        };
+        let check = if suffix.is_empty() {
+            CheckResult::attack
+        } else {
+            CheckResult::exposed_attack
+        };
+        results.push(check(
+            format!("exact copies{suffix}"),
+            CheckKind::ExactCopies,
+            outcome,
+            max_risk,
+        ));
+    }
     let synthetic_copies = count(
         ctx,
         what,
         &format!(
             "SELECT count(*) FROM synthetic s LEFT SEMI JOIN real t ON {}",
-            on("s", "t")
+            equal_on(columns, "s", "t")
         ),
     )
     .await?;
-
-    let risk = risk(train_copied, train_rows, holdout_copied, holdout_rows);
-    let mut result = CheckResult::bounded(
-        "exact copies".to_owned(),
-        CheckKind::ExactCopies,
-        risk.high,
-        None,
-        Some(max_risk),
-    );
-    result.risk = Some(risk);
-    result.details.insert(
+    results[0].details.insert(
         "synthetic_rows_equal_to_a_train_row".to_owned(),
         synthetic_copies.into(),
     );
-    Ok(result)
+    Ok(results)
 }
 
 /// `left.c IS NOT DISTINCT FROM right.c` over every column, joined by AND.
@@ -169,31 +204,71 @@ pub async fn unique_copies(
     Ok(result)
 }
 
+/// A column the linkage attack compares after a unique match: numbers within a tolerance of
+/// their real range, anything else exactly.
+pub struct Revealed {
+    /// column name
+    pub name: String,
+    /// whether it is compared as a number within the tolerance
+    pub within_tolerance: bool,
+}
+
 /// The prototype's range query run for every train and every holdout person: a person is found
-/// when exactly one synthetic row lies within the range on every known column.
+/// when exactly one synthetic row lies within the range on every known column, and that row
+/// reveals them when it also matches every other learned column (`others`), numbers within
+/// `spec.tolerance` of the column's real range. Four checks: found and revealed, over every
+/// person and over the most exposed.
 pub async fn linkage(
     ctx: &SessionContext,
     spec: &LinkageSpec,
-) -> Result<CheckResult, ValidateError> {
-    let found = |targets: &str| linkage_sql(targets, spec);
+    others: &[Revealed],
+) -> Result<Vec<CheckResult>, ValidateError> {
     let what = "linkage";
-    let train_found = count(ctx, what, &found("real")).await?;
-    let holdout_found = count(ctx, what, &found("holdout")).await?;
-    let train_rows = count(ctx, what, "SELECT count(*) FROM real").await?;
-    let holdout_rows = count(ctx, what, "SELECT count(*) FROM holdout").await?;
-    let risk = risk(train_found, train_rows, holdout_found, holdout_rows);
-    let mut result = CheckResult::bounded(
-        "linkage".to_owned(),
-        CheckKind::Linkage,
-        risk.high,
-        None,
-        Some(spec.max_risk),
-    );
-    result.risk = Some(risk);
-    Ok(result)
+    let mut found = Vec::new();
+    let mut revealed = Vec::new();
+    for (train, holdout, suffix) in GROUPS {
+        let mut tallies = Vec::new();
+        for (targets, table) in [
+            (train, "synthetic"),
+            (holdout, "synthetic"),
+            (train, "baseline"),
+        ] {
+            let hits = counts(ctx, what, &linkage_sql(targets, table, spec, others)).await?;
+            let people = rows(ctx, what, targets).await?;
+            let tally = |successes| Tally {
+                successes,
+                targets: people,
+            };
+            tallies.push((tally(hits[0]), tally(hits[1])));
+        }
+        let outcome = |pick: fn(&(Tally, Tally)) -> Tally| Outcome {
+            train: pick(&tallies[0]),
+            holdout: pick(&tallies[1]),
+            baseline: pick(&tallies[2]),
+        };
+        let check = if suffix.is_empty() {
+            CheckResult::attack
+        } else {
+            CheckResult::exposed_attack
+        };
+        found.push(check(
+            format!("linkage{suffix}"),
+            CheckKind::Linkage,
+            outcome(|t| t.0),
+            spec.max_risk,
+        ));
+        revealed.push(check(
+            format!("linkage revealing the other columns{suffix}"),
+            CheckKind::LinkageRevealing,
+            outcome(|t| t.1),
+            spec.max_risk,
+        ));
+    }
+    found.extend(revealed);
+    Ok(found)
 }
 
-fn linkage_sql(targets: &str, spec: &LinkageSpec) -> String {
+fn linkage_sql(targets: &str, table: &str, spec: &LinkageSpec, others: &[Revealed]) -> String {
     let keys: Vec<(String, String)> = spec
         .known
         .iter()
@@ -202,6 +277,13 @@ fn linkage_sql(targets: &str, spec: &LinkageSpec) -> String {
             (format!("CAST(floor({value} / {width:?}) AS BIGINT)"), value)
         })
         .collect();
+    let other_value = |other: &Revealed| {
+        if other.within_tolerance {
+            format!("CAST({} AS DOUBLE)", quote(&other.name))
+        } else {
+            quote(&other.name)
+        }
+    };
     let projection = |with_id: bool| {
         let mut parts: Vec<String> = keys
             .iter()
@@ -210,14 +292,35 @@ fn linkage_sql(targets: &str, spec: &LinkageSpec) -> String {
                 [format!("{bucket} AS b{i}"), format!("{value} AS v{i}")]
             })
             .collect();
+        parts.extend(
+            others
+                .iter()
+                .enumerate()
+                .map(|(j, other)| format!("{} AS r{j}", other_value(other))),
+        );
         if with_id {
             parts.insert(0, "row_number() OVER () AS tid".to_owned());
         }
         parts.join(", ")
     };
-    let expanded_columns: Vec<String> = (0..keys.len())
+    // the real range of each column compared within a tolerance, from the train rows
+    let mut spreads: Vec<String> = others
+        .iter()
+        .enumerate()
+        .filter(|(_, other)| other.within_tolerance)
+        .map(|(j, other)| {
+            let value = other_value(other);
+            format!("max({value}) - min({value}) AS w{j}")
+        })
+        .collect();
+    if spreads.is_empty() {
+        spreads.push("1 AS w".to_owned());
+    }
+    let mut expanded_columns: Vec<String> = (0..keys.len())
         .flat_map(|i| [format!("t.b{i} + o{i}.d AS b{i}"), format!("t.v{i}")])
         .collect();
+    expanded_columns.extend((0..others.len()).map(|j| format!("t.r{j}")));
+    expanded_columns.push("w.*".to_owned());
     let offsets: Vec<String> = (0..keys.len())
         .map(|i| format!("CROSS JOIN offsets o{i}"))
         .collect();
@@ -230,19 +333,41 @@ fn linkage_sql(targets: &str, spec: &LinkageSpec) -> String {
         .enumerate()
         .map(|(i, (_, width))| format!("abs(s.v{i} - e.v{i}) <= {width:?}"))
         .collect();
+    let mut reveals: Vec<String> = others
+        .iter()
+        .enumerate()
+        .map(|(j, other)| {
+            if other.within_tolerance {
+                format!(
+                    "((s.r{j} IS NULL AND e.r{j} IS NULL) OR abs(s.r{j} - e.r{j}) <= {tol:?} * e.w{j})",
+                    tol = spec.tolerance
+                )
+            } else {
+                format!("(s.r{j} IS NOT DISTINCT FROM e.r{j})")
+            }
+        })
+        .collect();
+    if reveals.is_empty() {
+        reveals.push("TRUE".to_owned());
+    }
     format!(
         "WITH offsets AS (SELECT column1 AS d FROM (VALUES (-1), (0), (1))), \
-         syn AS (SELECT {syn} FROM synthetic), \
+         spread AS (SELECT {spreads} FROM real), \
+         syn AS (SELECT {syn} FROM {table}), \
          tgt AS (SELECT {tgt} FROM {targets}), \
-         expanded AS (SELECT t.tid, {expanded} FROM tgt t {offsets}), \
-         matched AS (SELECT e.tid, count(*) AS matches FROM expanded e JOIN syn s ON {join_on} \
-                     WHERE {within} GROUP BY e.tid) \
-         SELECT count(*) FROM matched WHERE matches = 1",
+         expanded AS (SELECT t.tid, {expanded} FROM tgt t CROSS JOIN spread w {offsets}), \
+         matched AS (SELECT e.tid, count(*) AS matches, \
+                            min(CASE WHEN {reveals} THEN 1 ELSE 0 END) AS reveals \
+                     FROM expanded e JOIN syn s ON {join_on} WHERE {within} GROUP BY e.tid) \
+         SELECT sum(CASE WHEN matches = 1 THEN 1 ELSE 0 END), \
+                sum(CASE WHEN matches = 1 AND reveals = 1 THEN 1 ELSE 0 END) FROM matched",
+        spreads = spreads.join(", "),
         syn = projection(false),
         tgt = projection(true),
         expanded = expanded_columns.join(", "),
         offsets = offsets.join(" "),
         join_on = join_on.join(" AND "),
         within = within.join(" AND "),
+        reveals = reveals.join(" AND "),
     )
 }

@@ -1,75 +1,85 @@
-//! Distance to closest record: is a synthetic row nearer to the rows the model trained on than
-//! to rows it never saw?
+//! Rows as points, and nearest neighbours between tables of them.
 //!
-//! Rows are embedded over the learned columns: a numeric value scaled by its real range (plus a
+//! Rows are embedded over a set of columns: a numeric value scaled by its real range (plus a
 //! null indicator), a categorical value one-hot over the real values (plus null) scaled by
 //! 1/sqrt(2), so a mismatch adds 1 to the squared distance as a full-range numeric gap does.
 //! Nearest neighbours come from blocked matrix products (`|a - b|^2 = |a|^2 + |b|^2 - 2 a.b`,
-//! candle's CPU matmul, one block of synthetic rows at a time, never the whole cross product in
+//! candle's CPU matmul, one block of query rows at a time, never the whole cross product in
 //! memory), and the winning distances are recomputed exactly in f64.
-//!
-//! The train side is a seeded sample of as many train rows as the holdout has, so train and
-//! holdout people are compared in equal numbers.
 
 use std::collections::HashMap;
 
-use candle_core::{D, Device, Tensor};
+use candle_core::{Device, Storage, Tensor};
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
-use rand::SeedableRng;
-use rand::seq::index::sample;
-use rand_chacha::ChaCha20Rng;
 
-use super::{CheckKind, CheckResult, ValidateError};
+use super::ValidateError;
 
-/// A person is matched when a synthetic row is nearer than this share of the distance to their
-/// nearest other real person (squared: distances are compared squared).
-const MATCH_RATIO_SQUARED: f64 = 0.25;
+/// Elements of one block of the distance matrix (32 MiB of f32).
+const BLOCK_ELEMENTS: usize = 8 << 20;
 
-/// Synthetic rows per matrix-product block.
-const BLOCK_ROWS: usize = 2048;
+/// Embeddings at most this wide skip the matrix product: the distance is a few instructions,
+/// and writing out the products would cost more than computing them.
+const DIRECT_WIDTH: usize = 16;
 
-/// One learned column of the embedding.
+/// One column of the embedding.
 enum Feature {
     Numeric { low: f64, span: f64 },
     Categorical { index: HashMap<String, usize> },
 }
 
-fn as_f64(array: &ArrayRef) -> Result<Float64Array, ValidateError> {
-    let values = crate::schema::numeric_values(array).map_err(|e| ValidateError::Execution {
-        what: format!("distance embedding ({e})"),
-    })?;
-    Ok(values)
+fn failed(what: &str) -> ValidateError {
+    ValidateError::Execution {
+        what: what.to_owned(),
+    }
 }
 
-fn as_strings(array: &ArrayRef) -> Result<StringArray, ValidateError> {
-    let strings = cast(array, &DataType::Utf8).map_err(|_| ValidateError::Execution {
-        what: "distance embedding".to_owned(),
-    })?;
+/// A numeric column as f64 (dates, times and decimals by their numeric value).
+pub(super) fn as_f64(array: &ArrayRef) -> Result<Float64Array, ValidateError> {
+    crate::schema::numeric_values(array).map_err(|e| ValidateError::Execution {
+        what: format!("distance embedding ({e})"),
+    })
+}
+
+/// A categorical column as strings.
+pub(super) fn as_strings(array: &ArrayRef) -> Result<StringArray, ValidateError> {
+    let strings = cast(array, &DataType::Utf8).map_err(|_| failed("distance embedding"))?;
     strings
         .as_any()
         .downcast_ref::<StringArray>()
         .cloned()
-        .ok_or_else(|| ValidateError::Execution {
-            what: "distance embedding".to_owned(),
+        .ok_or_else(|| failed("distance embedding"))
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ValidateError> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| ValidateError::BadKnownColumn {
+            column: name.to_owned(),
+            reason: "the table has no such column".to_owned(),
         })
 }
 
-/// The embedding of the learned `columns` (name, numeric?), fitted on the real rows.
-struct Embedding {
+/// The embedding of some columns (name, numeric?), fitted on the real rows.
+pub(super) struct Embedding {
     columns: Vec<(String, Feature)>,
     width: usize,
 }
 
 impl Embedding {
-    fn fit(columns: &[(String, bool)], real: &[&RecordBatch]) -> Result<Self, ValidateError> {
+    pub(super) fn fit(
+        columns: &[(String, bool)],
+        real: &[&RecordBatch],
+    ) -> Result<Self, ValidateError> {
         let mut features = Vec::new();
         let mut width = 0;
         for (name, numeric) in columns {
-            let arrays: Vec<&ArrayRef> =
-                real.iter().filter_map(|b| b.column_by_name(name)).collect();
+            let arrays = real
+                .iter()
+                .map(|b| column(b, name))
+                .collect::<Result<Vec<_>, _>>()?;
             if *numeric {
                 let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
                 for array in arrays {
@@ -99,19 +109,22 @@ impl Embedding {
         })
     }
 
+    /// Floats per embedded row.
+    pub(super) fn width(&self) -> usize {
+        self.width
+    }
+
     /// Row-major `rows x width` embedding of `batch`'s rows at `rows`.
-    fn embed(&self, batch: &RecordBatch, rows: &[usize]) -> Result<Vec<f32>, ValidateError> {
+    pub(super) fn embed(
+        &self,
+        batch: &RecordBatch,
+        rows: &[usize],
+    ) -> Result<Vec<f32>, ValidateError> {
         let mut out = vec![0.0f32; rows.len() * self.width];
         let mut offset = 0;
         let half = std::f32::consts::FRAC_1_SQRT_2;
         for (name, feature) in &self.columns {
-            let array =
-                batch
-                    .column_by_name(name)
-                    .ok_or_else(|| ValidateError::BadKnownColumn {
-                        column: name.clone(),
-                        reason: "the table has no such column".to_owned(),
-                    })?;
+            let array = column(batch, name)?;
             match feature {
                 Feature::Numeric { low, span } => {
                     let values = as_f64(array)?;
@@ -145,159 +158,305 @@ impl Embedding {
     }
 }
 
-/// For each row of `queries` (row-major, `width` wide), the squared distance to its nearest row
-/// of `reference`: candidates from blocked matrix products, distances recomputed in f64.
-fn nearest_distances(
+/// For each row of one table, its nearest row of another and the exact squared distance.
+#[derive(Debug, Clone)]
+pub(super) struct Neighbours {
+    /// index of the nearest row
+    pub index: Vec<usize>,
+    /// squared distance to it, recomputed in f64
+    pub distance: Vec<f64>,
+}
+
+fn exact(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum()
+}
+
+fn recheck(index: Vec<usize>, from: &[f32], to: &[f32], width: usize) -> Neighbours {
+    let distance = index
+        .iter()
+        .enumerate()
+        .map(|(i, &j)| {
+            exact(
+                &from[i * width..(i + 1) * width],
+                &to[j * width..(j + 1) * width],
+            )
+        })
+        .collect();
+    Neighbours { index, distance }
+}
+
+/// Nearest `reference` row of each `queries` row (both row-major, `width` wide) and, when
+/// `both_ways`, the nearest `queries` row of each `reference` row, from one pass of blocked
+/// matrix products. Neither side may be empty.
+pub(super) fn nearest(
     queries: &[f32],
     reference: &[f32],
     width: usize,
-) -> Result<Vec<f64>, candle_core::Error> {
-    let device = Device::Cpu;
+    both_ways: bool,
+) -> Result<(Neighbours, Option<Neighbours>), ValidateError> {
+    let what = "nearest neighbours";
     let n_ref = reference.len() / width;
-    let reference_tensor = Tensor::from_slice(reference, (n_ref, width), &device)?;
-    let reference_norms = reference_tensor.sqr()?.sum(1)?.reshape((1, n_ref))?;
-    let reference_t = reference_tensor.t()?.contiguous()?;
-    let mut distances = Vec::with_capacity(queries.len() / width);
-    for block in queries.chunks(BLOCK_ROWS * width) {
+    let n_queries = queries.len() / width;
+    if n_ref == 0 || n_queries == 0 {
+        return Err(failed(what));
+    }
+    if width <= DIRECT_WIDTH {
+        let (forward, backward) = nearest_direct(queries, reference, width, both_ways);
+        let forward = recheck(forward, queries, reference, width);
+        let backward = backward.map(|index| recheck(index, reference, queries, width));
+        return Ok((forward, backward));
+    }
+    let candle = |_: candle_core::Error| failed(what);
+    let device = Device::Cpu;
+    let reference_t = Tensor::from_slice(reference, (n_ref, width), &device)
+        .and_then(|t| t.t()?.contiguous())
+        .map_err(candle)?;
+    let norm = |row: &[f32]| row.iter().map(|x| x * x).sum::<f32>();
+    let reference_norms: Vec<f32> = reference.chunks(width).map(norm).collect();
+    let mut best_reference = Vec::with_capacity(n_queries);
+    let mut best_query = vec![(f32::INFINITY, 0usize); if both_ways { n_ref } else { 0 }];
+    let block_rows = (BLOCK_ELEMENTS / n_ref).clamp(16, 4096);
+    for (b, block) in queries.chunks(block_rows * width).enumerate() {
         let rows = block.len() / width;
-        let q = Tensor::from_slice(block, (rows, width), &device)?;
-        let q_norms = q.sqr()?.sum_keepdim(1)?;
-        let squared = q_norms
-            .broadcast_add(&reference_norms)?
-            .sub(&(q.matmul(&reference_t)? * 2.0)?)?;
-        let nearest = squared
-            .argmin_keepdim(D::Minus1)?
-            .flatten_all()?
-            .to_vec1::<u32>()?;
-        for (r, &candidate) in nearest.iter().enumerate() {
-            let a = &block[r * width..(r + 1) * width];
-            let b = &reference[candidate as usize * width..(candidate as usize + 1) * width];
-            let exact: f64 = a
-                .iter()
-                .zip(b)
-                .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
-                .sum();
-            distances.push(exact);
+        let dots = Tensor::from_slice(block, (rows, width), &device)
+            .and_then(|q| q.matmul(&reference_t))
+            .map_err(candle)?;
+        let (storage, layout) = dots.storage_and_layout();
+        let Storage::Cpu(cpu) = &*storage else {
+            return Err(failed(what));
+        };
+        let dots = &cpu.as_slice::<f32>().map_err(candle)?[layout.start_offset()..];
+        for r in 0..rows {
+            let q_norm = norm(&block[r * width..(r + 1) * width]);
+            let row = &dots[r * n_ref..(r + 1) * n_ref];
+            let (mut best, mut best_j) = (f32::INFINITY, 0);
+            for (j, (&dot, &r_norm)) in row.iter().zip(&reference_norms).enumerate() {
+                // the query's own norm does not change which reference row is nearest
+                let d = r_norm - 2.0 * dot;
+                if d < best {
+                    best = d;
+                    best_j = j;
+                }
+            }
+            best_reference.push(best_j);
+            if both_ways {
+                let query = b * block_rows + r;
+                for (j, (&dot, &r_norm)) in row.iter().zip(&reference_norms).enumerate() {
+                    let d = q_norm + r_norm - 2.0 * dot;
+                    if d < best_query[j].0 {
+                        best_query[j] = (d, query);
+                    }
+                }
+            }
         }
     }
-    Ok(distances)
+    let forward = recheck(best_reference, queries, reference, width);
+    let backward = both_ways.then(|| {
+        let index = best_query.into_iter().map(|(_, q)| q).collect();
+        recheck(index, reference, queries, width)
+    });
+    Ok((forward, backward))
 }
 
-/// Distance to closest record, as a risk over people: a real person is "matched" when some
-/// synthetic row lies nearer to them than half the distance to their nearest other real person
-/// (a train row outside the sample). Risk compares train people (a holdout-sized sample) with
-/// holdout people, so a table drawn fresh from the population scores about 0 and a table of
-/// perturbed train rows about 1; the check passes when the upper end of the risk's 95 %
-/// interval is at most `max_risk`. Targets are people, independent of each other, which the
-/// interval needs; the share of synthetic rows nearer to train than to holdout (DESIGN.md's
-/// statistic) is reported alongside but not gated, because synthetic rows of a collapsed
-/// generator are far from independent (on the demo it ranged 0.2 to 0.77 across runs).
-pub fn distance_to_closest_record(
-    train: &RecordBatch,
-    holdout: &RecordBatch,
-    synthetic: &RecordBatch,
-    columns: &[(String, bool)],
-    max_risk: f64,
-    seed: u64,
-) -> Result<CheckResult, ValidateError> {
-    let name = "distance to closest record".to_owned();
-    let embedding = Embedding::fit(columns, &[train, holdout])?;
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    rng.set_stream(4);
-    let size = holdout.num_rows().min(train.num_rows());
-    let mut train_rows = sample(&mut rng, train.num_rows(), size).into_vec();
-    train_rows.sort_unstable();
-    let holdout_rows: Vec<usize> = (0..holdout.num_rows()).collect();
-    let synthetic_rows: Vec<usize> = (0..synthetic.num_rows()).collect();
-    let width = embedding.width;
-    // the train rows outside the sample: each target's nearest other real person is among them
-    let mut in_sample = vec![false; train.num_rows()];
-    for &row in &train_rows {
-        in_sample[row] = true;
-    }
-    let others: Vec<usize> = (0..train.num_rows()).filter(|&r| !in_sample[r]).collect();
-    if synthetic_rows.is_empty() || size == 0 || width == 0 || others.is_empty() {
-        // nothing to measure: a NaN value fails the check
-        return Ok(CheckResult::bounded(
-            name,
-            CheckKind::DistanceToClosestRecord,
-            f64::NAN,
-            None,
-            Some(max_risk),
-        ));
-    }
-    let train_x = embedding.embed(train, &train_rows)?;
-    let holdout_x = embedding.embed(holdout, &holdout_rows)?;
-    let synthetic_x = embedding.embed(synthetic, &synthetic_rows)?;
-    let failed = |_| ValidateError::Execution {
-        what: "distance to closest record".to_owned(),
-    };
-    let nearest = |queries: &[f32], reference: &[f32]| {
-        nearest_distances(queries, reference, width).map_err(failed)
-    };
-
-    let others_x = embedding.embed(train, &others)?;
-    let matched = |targets: &[f32]| -> Result<u64, ValidateError> {
-        let to_real = nearest(targets, &others_x)?;
-        let to_synthetic = nearest(targets, &synthetic_x)?;
-        Ok(to_real
-            .iter()
-            .zip(&to_synthetic)
-            .filter(|&(real, synthetic)| *synthetic < MATCH_RATIO_SQUARED * real)
-            .count() as u64)
-    };
-    let train_matched = matched(&train_x)?;
-    let holdout_matched = matched(&holdout_x)?;
-    let risk = super::stats::risk(train_matched, size as u64, holdout_matched, size as u64);
-
-    let to_train = nearest(&synthetic_x, &train_x)?;
-    let to_holdout = nearest(&synthetic_x, &holdout_x)?;
-    let nearer: f64 = to_train
-        .iter()
-        .zip(&to_holdout)
-        .map(|(t, h)| match t.total_cmp(h) {
-            std::cmp::Ordering::Less => 1.0,
-            std::cmp::Ordering::Equal => 0.5,
-            std::cmp::Ordering::Greater => 0.0,
+/// `rows` (row-major, `width` wide) padded with zeros to `W` wide; zeros add nothing to a
+/// distance.
+fn padded<const W: usize>(rows: &[f32], width: usize) -> Vec<[f32; W]> {
+    rows.chunks_exact(width)
+        .map(|row| {
+            let mut out = [0.0; W];
+            out[..width].copy_from_slice(row);
+            out
         })
-        .sum();
+        .collect()
+}
 
-    let mut result = CheckResult::bounded(
-        name,
-        CheckKind::DistanceToClosestRecord,
-        risk.high,
-        None,
-        Some(max_risk),
-    );
-    result.risk = Some(risk);
-    result.details.insert(
-        "share_of_synthetic_rows_nearer_to_train".to_owned(),
-        (nearer / to_train.len() as f64).into(),
-    );
-    Ok(result)
+/// [`nearest`] for narrow embeddings: every distance computed directly, rows padded to a fixed
+/// width the compiler vectorises, the query rows split over the machine's threads.
+fn nearest_direct(
+    queries: &[f32],
+    reference: &[f32],
+    width: usize,
+    both_ways: bool,
+) -> (Vec<usize>, Option<Vec<usize>>) {
+    if width <= 4 {
+        scan::<4>(
+            &padded(queries, width),
+            &padded(reference, width),
+            both_ways,
+        )
+    } else if width <= 8 {
+        scan::<8>(
+            &padded(queries, width),
+            &padded(reference, width),
+            both_ways,
+        )
+    } else {
+        scan::<DIRECT_WIDTH>(
+            &padded(queries, width),
+            &padded(reference, width),
+            both_ways,
+        )
+    }
+}
+
+/// One thread's nearest reference row per query, and its best (distance, query) per reference
+/// row.
+type ThreadPart = (Vec<usize>, Vec<(f32, usize)>);
+
+fn scan<const W: usize>(
+    queries: &[[f32; W]],
+    reference: &[[f32; W]],
+    both_ways: bool,
+) -> (Vec<usize>, Option<Vec<usize>>) {
+    let n_ref = reference.len();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rows_per_thread = queries.len().div_ceil(threads).max(1);
+    let distance = |a: &[f32; W], b: &[f32; W]| -> f32 {
+        let mut d = [0.0f32; W];
+        for k in 0..W {
+            d[k] = (a[k] - b[k]) * (a[k] - b[k]);
+        }
+        d.iter().sum()
+    };
+    let parts: Vec<ThreadPart> = std::thread::scope(|scope| {
+        let handles: Vec<_> = queries
+            .chunks(rows_per_thread)
+            .enumerate()
+            .map(|(t, chunk)| {
+                scope.spawn(move || {
+                    let mut forward = Vec::with_capacity(chunk.len());
+                    let mut backward = vec![(f32::INFINITY, 0); if both_ways { n_ref } else { 0 }];
+                    for (r, q) in chunk.iter().enumerate() {
+                        let (mut best, mut best_j) = (f32::INFINITY, 0);
+                        for (j, row) in reference.iter().enumerate() {
+                            let d = distance(q, row);
+                            if d < best {
+                                best = d;
+                                best_j = j;
+                            }
+                            if both_ways && d < backward[j].0 {
+                                backward[j] = (d, t * rows_per_thread + r);
+                            }
+                        }
+                        forward.push(best_j);
+                    }
+                    (forward, backward)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a nearest-neighbour thread panicked"))
+            .collect()
+    });
+    let mut forward = Vec::with_capacity(queries.len());
+    let mut backward = vec![(f32::INFINITY, 0); if both_ways { n_ref } else { 0 }];
+    for (part_forward, part_backward) in parts {
+        forward.extend(part_forward);
+        for (best, candidate) in backward.iter_mut().zip(part_backward) {
+            if candidate.0 < best.0 {
+                *best = candidate;
+            }
+        }
+    }
+    let backward = both_ways.then(|| backward.into_iter().map(|(_, q)| q).collect());
+    (forward, backward)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn brute_force(from: &[f32], to: &[f32], width: usize) -> Vec<f64> {
+        from.chunks(width)
+            .map(|q| {
+                to.chunks(width)
+                    .map(|r| exact(q, r))
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .collect()
+    }
+
     #[test]
-    fn nearest_distances_match_a_brute_force_search() {
+    fn nearest_neighbours_match_a_brute_force_search_both_ways() {
         let width = 3;
         let reference: Vec<f32> = (0..300).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
         let queries: Vec<f32> = (0..90).map(|i| ((i * 53) % 97) as f32 / 97.0).collect();
-        let fast = nearest_distances(&queries, &reference, width).unwrap();
-        for (q, got) in queries.chunks(width).zip(&fast) {
-            let best = reference
-                .chunks(width)
-                .map(|r| {
-                    q.iter()
-                        .zip(r)
-                        .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
-                        .sum::<f64>()
-                })
-                .fold(f64::INFINITY, f64::min);
-            assert!((got - best).abs() < 1e-6, "{got} vs {best}");
+        let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
+        for (got, want) in forward
+            .distance
+            .iter()
+            .zip(brute_force(&queries, &reference, width))
+        {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+        let backward = backward.unwrap();
+        assert_eq!(backward.index.len(), 100);
+        for (got, want) in backward
+            .distance
+            .iter()
+            .zip(brute_force(&reference, &queries, width))
+        {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn wide_embeddings_through_the_matrix_product_match_a_brute_force_search() {
+        let width = DIRECT_WIDTH + 5;
+        let reference: Vec<f32> = (0..400 * width)
+            .map(|i| ((i * 37) % 101) as f32 / 101.0)
+            .collect();
+        let queries: Vec<f32> = (0..70 * width)
+            .map(|i| ((i * 53) % 97) as f32 / 97.0)
+            .collect();
+        let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
+        for (got, want) in forward
+            .distance
+            .iter()
+            .zip(brute_force(&queries, &reference, width))
+        {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+        for (got, want) in backward
+            .unwrap()
+            .distance
+            .iter()
+            .zip(brute_force(&reference, &queries, width))
+        {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn blocks_smaller_than_the_table_give_the_same_neighbours() {
+        // more query rows than one block holds at this reference size
+        let width = DIRECT_WIDTH + 1;
+        let n_ref = BLOCK_ELEMENTS / 16 + 3;
+        let reference: Vec<f32> = (0..n_ref * width)
+            .map(|i| ((i * 7919) % 10007) as f32 / 10007.0)
+            .collect();
+        let queries: Vec<f32> = (0..40 * width)
+            .map(|i| ((i * 104_729) % 1009) as f32 / 1009.0)
+            .collect();
+        let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
+        for (got, want) in forward
+            .distance
+            .iter()
+            .zip(brute_force(&queries, &reference, width))
+        {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+        let backward = backward.unwrap();
+        let sample: Vec<f32> = reference[..50 * width].to_vec();
+        for (got, want) in backward.distance[..50]
+            .iter()
+            .zip(brute_force(&sample, &queries, width))
+        {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
         }
     }
 }

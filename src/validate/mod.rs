@@ -6,9 +6,13 @@
 //! pass or fail is released.
 
 mod attacks;
+mod closest_record;
 mod distance;
 pub mod fidelity;
+mod inference;
+mod singling_out;
 pub mod stats;
+pub mod targets;
 
 use std::sync::Arc;
 
@@ -20,8 +24,8 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-pub use attacks::{exact_copies, linkage, unique_copies};
-pub use distance::distance_to_closest_record;
+use attacks::{Revealed, exact_copies, linkage, unique_copies};
+use targets::{Outcome, Targets};
 
 use crate::config::{CheckSpec, Pipeline};
 use crate::schema::SchemaPlan;
@@ -53,6 +57,14 @@ pub enum ValidateError {
         column: String,
         /// what is wrong
         reason: String,
+    },
+    /// An inference column is unusable (exit 2).
+    #[error("attack.inference.{key}: `{column}` is not a learned column of the source")]
+    BadInferenceColumn {
+        /// `secret` or `known`
+        key: &'static str,
+        /// the column
+        column: String,
     },
     /// Running a query over real rows failed (exit 1). The engine's message is withheld: an
     /// execution error can quote the row value it failed on (a failed cast, for instance).
@@ -95,10 +107,30 @@ pub enum CheckKind {
     ExactCopies,
     /// the range-query linkage attack
     Linkage,
+    /// the linkage attack's unique match that also reveals the other columns
+    LinkageRevealing,
     /// synthetic rows equal to a row unique in the real table
     UniqueCopies,
-    /// synthetic rows nearer to train than to holdout
+    /// synthetic rows nearer to a person than other real people are
     DistanceToClosestRecord,
+    /// predicates from synthetic rows that isolate one real person
+    SinglingOut,
+    /// a secret column read off the nearest synthetic row
+    AttributeInference,
+}
+
+/// A check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// within its threshold
+    Pass,
+    /// outside its threshold, or not measurable: refuses the release
+    Fail,
+    /// an attack that does no better against the synthetic table than against its baseline
+    /// (the synthetic table with each column shuffled on its own) shows nothing either way; it
+    /// does not refuse the release
+    Inconclusive,
 }
 
 /// The result of one check.
@@ -114,11 +146,17 @@ pub struct CheckResult {
     pub min: Option<f64>,
     /// largest passing value
     pub max: Option<f64>,
-    /// whether it passed
+    /// whether it lets the release go (pass or inconclusive)
     pub passed: bool,
+    /// pass, fail or inconclusive
+    pub status: Status,
     /// counts and intervals behind the value
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<stats::Risk>,
+    /// for attacks: the success rate on train targets against the synthetic table, and against
+    /// the baseline table
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<(f64, f64)>,
     /// further numbers for the internal report
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, serde_json::Value>,
@@ -141,9 +179,74 @@ impl CheckResult {
             min,
             max,
             passed,
+            status: if passed { Status::Pass } else { Status::Fail },
             risk: None,
+            rates: None,
             details: serde_json::Map::new(),
         }
+    }
+
+    /// An attack's check from its outcome: the risk of train against holdout targets, passing
+    /// on the upper end of its interval, inconclusive when the attack does no better against
+    /// the synthetic table than against the baseline.
+    pub fn attack(name: String, kind: CheckKind, outcome: Outcome, max_risk: f64) -> Self {
+        let risk = stats::risk(
+            outcome.train.successes,
+            outcome.train.targets,
+            outcome.holdout.successes,
+            outcome.holdout.targets,
+        );
+        let measured = outcome.train.targets > 0 && outcome.holdout.targets > 0;
+        let mut result = Self::from_risk(
+            name,
+            kind,
+            risk,
+            outcome.train.rate(),
+            outcome.baseline.rate(),
+            max_risk,
+        );
+        if !measured {
+            result.status = Status::Fail;
+            result.passed = false;
+        }
+        result
+    }
+
+    /// An attack's check on the most exposed people, too few for an interval to show a risk
+    /// below its threshold: it refuses only when the interval's lower end is above the
+    /// threshold (a shown leak), and is inconclusive when the interval straddles it.
+    pub fn exposed_attack(name: String, kind: CheckKind, outcome: Outcome, max_risk: f64) -> Self {
+        let mut result = Self::attack(name, kind, outcome, max_risk);
+        let measured = outcome.train.targets > 0 && outcome.holdout.targets > 0;
+        if let Some(risk) = &result.risk
+            && measured
+            && result.status == Status::Fail
+            && risk.low <= max_risk
+        {
+            result.status = Status::Inconclusive;
+            result.passed = true;
+        }
+        result
+    }
+
+    /// An attack's check from its risk and its success rates against the synthetic table and
+    /// against the baseline.
+    pub fn from_risk(
+        name: String,
+        kind: CheckKind,
+        risk: stats::Risk,
+        rate: f64,
+        baseline_rate: f64,
+        max_risk: f64,
+    ) -> Self {
+        let mut result = Self::bounded(name, kind, risk.high, None, Some(max_risk));
+        if risk.high.is_finite() && rate <= baseline_rate {
+            result.status = Status::Inconclusive;
+            result.passed = true;
+        }
+        result.risk = Some(risk);
+        result.rates = Some((rate, baseline_rate));
+        result
     }
 }
 
@@ -220,6 +323,23 @@ pub async fn preflight(
             }
         }
     }
+    if let Some(inference) = &pipeline.inference {
+        let learned = schema.learned_columns();
+        let is_learned = |column: &String| learned.iter().any(|(name, _)| name == column);
+        let named = inference
+            .secrets
+            .iter()
+            .map(|c| ("secret", c))
+            .chain(inference.known.iter().flatten().map(|c| ("known", c)));
+        for (key, column) in named {
+            if !is_learned(column) {
+                return Err(ValidateError::BadInferenceColumn {
+                    key,
+                    column: column.clone(),
+                });
+            }
+        }
+    }
     Ok(())
 }
 
@@ -278,32 +398,150 @@ pub async fn user_check(
 
 /// Every check of the pipeline on a prepared session, where `train`, `holdout` and
 /// `synthetic` are the tables the session holds and `columns` the learned columns (name,
-/// numeric?).
+/// numeric?). Registers the attacks' tables `baseline`, `exposed_train` and `exposed_holdout`.
 pub async fn evaluate(
     ctx: &SessionContext,
     pipeline: &Pipeline,
     columns: &[(String, bool)],
     tables: (&RecordBatch, &RecordBatch, &RecordBatch),
 ) -> Result<Vec<CheckResult>, ValidateError> {
+    let (train, holdout, synthetic) = tables;
     let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
     let gate = &pipeline.gate;
+    let seed = pipeline.training.seed;
     let mut results = Vec::new();
     for check in &pipeline.checks {
         results.push(user_check(ctx, check).await?);
     }
-    results.push(exact_copies(ctx, &names, gate.exact_copies_max_risk).await?);
+    let started = std::time::Instant::now();
+    let lap =
+        |what: &str| tracing::debug!(seconds = started.elapsed().as_secs_f64(), "{what} done");
+    let Some(targets) = Targets::build(train, holdout, columns, seed)? else {
+        // no holdout or too few train rows: nothing can be shown safe, and a NaN fails
+        results.push(CheckResult::bounded(
+            "attack targets (train and holdout people)".to_owned(),
+            CheckKind::DistanceToClosestRecord,
+            f64::NAN,
+            None,
+            Some(0.0),
+        ));
+        return Ok(results);
+    };
+    let baseline = targets::shuffled(synthetic, seed)?;
+    let register = |name: &str, batch: RecordBatch| -> Result<(), ValidateError> {
+        ctx.register_table(name, targets::table(batch)?)
+            .map(|_| ())
+            .map_err(|source| ValidateError::Query {
+                what: "target tables".to_owned(),
+                source,
+            })
+    };
+    register("baseline", baseline.clone())?;
+    register(
+        "exposed_train",
+        targets::rows_of(train, &targets.exposed_train_rows())?,
+    )?;
+    register(
+        "exposed_holdout",
+        targets::rows_of(holdout, &targets.exposed_holdout_rows())?,
+    )?;
+
+    lap("attack targets");
+    results.extend(exact_copies(ctx, &names, gate.exact_copies_max_risk).await?);
     results.push(unique_copies(ctx, &names, gate.unique_copies_max_share).await?);
-    let (train, holdout, synthetic) = tables;
-    results.push(distance_to_closest_record(
-        train,
-        holdout,
-        synthetic,
-        columns,
-        gate.closest_record_max_risk,
-        pipeline.training.seed,
-    )?);
+    lap("copies");
     if let Some(spec) = &pipeline.linkage {
-        results.push(linkage(ctx, spec).await?);
+        let schema = train.schema();
+        let others: Vec<Revealed> = names
+            .iter()
+            .filter(|name| !spec.known.iter().any(|(known, _)| known == *name))
+            .map(|name| Revealed {
+                name: name.clone(),
+                within_tolerance: schema
+                    .field_with_name(name)
+                    .is_ok_and(|f| f.data_type().is_numeric()),
+            })
+            .collect();
+        results.extend(linkage(ctx, spec, &others).await?);
+        lap("linkage");
     }
+    let four = (train, holdout, synthetic, &baseline);
+    results.extend(singling_out::singling_out(
+        four,
+        columns,
+        &targets,
+        pipeline.singling_out.max_risk,
+        seed,
+    )?);
+    lap("singling out");
+    if let Some(spec) = &pipeline.inference {
+        for secret in &spec.secrets {
+            let numeric = columns
+                .iter()
+                .find(|(name, _)| name == secret)
+                .map(|(_, numeric)| *numeric)
+                .ok_or_else(|| ValidateError::BadKnownColumn {
+                    column: secret.clone(),
+                    reason: "an inference secret must be a learned column".to_owned(),
+                })?;
+            let known = inference_known(pipeline, columns, secret);
+            results.extend(inference::attribute_inference(
+                four,
+                &targets,
+                (secret, numeric),
+                &known,
+                spec.tolerance,
+                spec.max_risk,
+                seed,
+            )?);
+        }
+        lap("inference");
+    }
+    let synthetic_rows: Vec<usize> = (0..synthetic.num_rows()).collect();
+    let baseline_rows = synthetic_rows.clone();
+    if synthetic_rows.is_empty() {
+        results.push(CheckResult::bounded(
+            "distance to closest record".to_owned(),
+            CheckKind::DistanceToClosestRecord,
+            f64::NAN,
+            None,
+            Some(gate.closest_record_max_risk),
+        ));
+    } else {
+        let synthetic_x = targets.embedding.embed(synthetic, &synthetic_rows)?;
+        let baseline_x = targets.embedding.embed(&baseline, &baseline_rows)?;
+        results.extend(closest_record::distance_to_closest_record(
+            &targets,
+            &synthetic_x,
+            &baseline_x,
+            gate.closest_record_max_risk,
+        )?);
+    }
+    lap("distance to closest record");
     Ok(results)
+}
+
+/// The columns the inference attacker knows when guessing `secret`: the declared ones, else the
+/// linkage's known columns, else every other learned column.
+fn inference_known(
+    pipeline: &Pipeline,
+    columns: &[(String, bool)],
+    secret: &str,
+) -> Vec<(String, bool)> {
+    let declared: Option<Vec<String>> = pipeline
+        .inference
+        .as_ref()
+        .and_then(|spec| spec.known.clone())
+        .or_else(|| {
+            pipeline
+                .linkage
+                .as_ref()
+                .map(|l| l.known.iter().map(|(name, _)| name.clone()).collect())
+        });
+    columns
+        .iter()
+        .filter(|(name, _)| name != secret)
+        .filter(|(name, _)| declared.as_ref().is_none_or(|d| d.contains(name)))
+        .cloned()
+        .collect()
 }

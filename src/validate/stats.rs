@@ -70,6 +70,40 @@ pub fn risk(
     }
 }
 
+/// Risk of an attack whose `trials` each succeed on at most one target, of either group, where
+/// the train group is a random share `pi` of all targets (the singling-out attack): p_train =
+/// train hits / (trials x pi), p_holdout = holdout hits / (trials x (1 - pi)), equal in
+/// expectation for an attack blind to who trained; risk as in [`risk`], its interval the Wilson
+/// interval of train hits / trials scaled the same way.
+pub fn predicate_risk(train_hits: u64, holdout_hits: u64, trials: u64, pi: f64) -> Risk {
+    let scaled = |k: u64, share: f64| {
+        if trials == 0 || share <= 0.0 {
+            0.0
+        } else {
+            k as f64 / (trials as f64 * share)
+        }
+    };
+    let p_train = scaled(train_hits, pi);
+    let p_holdout = scaled(holdout_hits, 1.0 - pi).min(1.0);
+    let (low, high) = wilson_interval(train_hits, trials);
+    let excess = |p: f64| {
+        if p_holdout >= 1.0 {
+            0.0
+        } else {
+            ((p - p_holdout) / (1.0 - p_holdout)).clamp(-1.0, 1.0)
+        }
+    };
+    Risk {
+        train_successes: train_hits,
+        train_targets: trials,
+        holdout_successes: holdout_hits,
+        holdout_targets: trials,
+        value: excess(p_train),
+        low: excess(low / pi),
+        high: excess(high / pi),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +128,18 @@ mod tests {
         assert!(r.high > 0.0 && r.low < 0.0);
         let copied = risk(1000, 1000, 0, 200);
         assert!((copied.value - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn predicate_risk_is_zero_at_the_train_share_and_high_when_only_train_is_hit() {
+        // 1,000 predicates over a table 80 % train: 240 train and 60 holdout hits is chance
+        let chance = predicate_risk(240, 60, 1000, 0.8);
+        assert!(chance.value.abs() < 1e-12 && chance.low < 0.0 && chance.high > 0.0);
+        // p_train = 700 / 800, no holdout hits
+        let copied = predicate_risk(700, 0, 1000, 0.8);
+        assert!((copied.value - 0.875).abs() < 1e-12);
+        let (low, _) = wilson_interval(700, 1000);
+        assert!((copied.low - low / 0.8).abs() < 1e-12);
+        assert_eq!(predicate_risk(0, 0, 0, 0.8).high, 1.0);
     }
 }
