@@ -213,20 +213,31 @@ impl CheckResult {
     }
 
     /// An attack's check on the most exposed people, too few for an interval to show a risk
-    /// below its threshold: it refuses only when the interval's lower end is above the
-    /// threshold (a shown leak), and is inconclusive when the interval straddles it.
+    /// below its threshold: see [`CheckResult::refusing_on_evidence`].
     pub fn exposed_attack(name: String, kind: CheckKind, outcome: Outcome, max_risk: f64) -> Self {
-        let mut result = Self::attack(name, kind, outcome, max_risk);
         let measured = outcome.train.targets > 0 && outcome.holdout.targets > 0;
-        if let Some(risk) = &result.risk
-            && measured
-            && result.status == Status::Fail
+        let result = Self::attack(name, kind, outcome, max_risk);
+        if measured {
+            result.refusing_on_evidence(max_risk)
+        } else {
+            result
+        }
+    }
+
+    /// For attacks whose successes are too few for an interval to settle the question (the
+    /// most exposed people; singling out, where a few dozen predicates hit anyone): a failing
+    /// check refuses only when the interval's lower end is above the threshold, a shown leak,
+    /// and is inconclusive when the interval straddles it.
+    pub fn refusing_on_evidence(mut self, max_risk: f64) -> Self {
+        if let Some(risk) = &self.risk
+            && self.status == Status::Fail
+            && risk.high.is_finite()
             && risk.low <= max_risk
         {
-            result.status = Status::Inconclusive;
-            result.passed = true;
+            self.status = Status::Inconclusive;
+            self.passed = true;
         }
-        result
+        self
     }
 
     /// An attack's check from its risk and its success rates against the synthetic table and

@@ -265,7 +265,8 @@ pub(super) fn singling_out(
         per_train_share(train_hits, attack.len()),
         per_train_share(naive_hits, naive.len()),
         max_risk,
-    );
+    )
+    .refusing_on_evidence(max_risk);
     everyone
         .details
         .insert("predicates".to_owned(), attack.len().into());
