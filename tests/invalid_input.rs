@@ -141,6 +141,20 @@ fn bad_override_is_refused() {
 }
 
 #[test]
+fn a_source_named_like_an_attack_table_is_refused() {
+    for name in ["synthetic", "baseline", "exposed_train"] {
+        synthgate()
+            .arg("check")
+            .arg(repo().join("pipelines/demo.toml"))
+            .args(["--set", &format!("source.table={name}")])
+            .assert()
+            .code(2)
+            .stderr(contains("source.table"))
+            .stderr(contains("exposed_holdout"));
+    }
+}
+
+#[test]
 fn a_check_that_fails_on_a_row_value_does_not_print_it() {
     // Casting names to numbers fails at execution on the first real name; the engine's message
     // would quote it.

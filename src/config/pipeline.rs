@@ -186,6 +186,16 @@ pub struct GateSpec {
     pub closest_record_max_risk: f64,
 }
 
+/// Tables the checks and attacks register themselves; the source cannot take their names.
+pub const RESERVED_TABLES: [&str; 6] = [
+    "real",
+    "holdout",
+    "synthetic",
+    "baseline",
+    "exposed_train",
+    "exposed_holdout",
+];
+
 struct Context<'a> {
     file: &'a Path,
 }
@@ -277,12 +287,13 @@ pub(super) fn validate(
         location: cx.location("source.url", source.url, base_dir)?,
         table: source.table.unwrap_or_else(|| "source".to_owned()),
     };
-    if !is_sql_identifier(&source.table)
-        || ["real", "holdout", "synthetic"].contains(&source.table.as_str())
-    {
+    if !is_sql_identifier(&source.table) || RESERVED_TABLES.contains(&source.table.as_str()) {
         return Err(cx.invalid(
             "source.table",
-            "expected a lowercase SQL name other than real, holdout and synthetic",
+            format!(
+                "expected a lowercase SQL name other than {}",
+                RESERVED_TABLES.join(", ")
+            ),
         ));
     }
 
