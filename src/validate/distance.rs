@@ -370,6 +370,12 @@ fn scan<const W: usize>(
 mod tests {
     use super::*;
 
+    fn assert_close<'a>(pairs: impl Iterator<Item = (&'a f64, f64)>, tolerance: f64) {
+        for (got, want) in pairs {
+            assert!((got - want).abs() < tolerance, "{got} vs {want}");
+        }
+    }
+
     fn brute_force(from: &[f32], to: &[f32], width: usize) -> Vec<f64> {
         from.chunks(width)
             .map(|q| {
@@ -386,22 +392,22 @@ mod tests {
         let reference: Vec<f32> = (0..300).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
         let queries: Vec<f32> = (0..90).map(|i| ((i * 53) % 97) as f32 / 97.0).collect();
         let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
-        for (got, want) in forward
-            .distance
-            .iter()
-            .zip(brute_force(&queries, &reference, width))
-        {
-            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-        }
+        assert_close(
+            forward
+                .distance
+                .iter()
+                .zip(brute_force(&queries, &reference, width)),
+            1e-6,
+        );
         let backward = backward.unwrap();
         assert_eq!(backward.index.len(), 100);
-        for (got, want) in backward
-            .distance
-            .iter()
-            .zip(brute_force(&reference, &queries, width))
-        {
-            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
-        }
+        assert_close(
+            backward
+                .distance
+                .iter()
+                .zip(brute_force(&reference, &queries, width)),
+            1e-6,
+        );
     }
 
     #[test]
@@ -414,21 +420,21 @@ mod tests {
             .map(|i| ((i * 53) % 97) as f32 / 97.0)
             .collect();
         let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
-        for (got, want) in forward
-            .distance
-            .iter()
-            .zip(brute_force(&queries, &reference, width))
-        {
-            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        }
-        for (got, want) in backward
-            .unwrap()
-            .distance
-            .iter()
-            .zip(brute_force(&reference, &queries, width))
-        {
-            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        }
+        assert_close(
+            forward
+                .distance
+                .iter()
+                .zip(brute_force(&queries, &reference, width)),
+            1e-5,
+        );
+        assert_close(
+            backward
+                .unwrap()
+                .distance
+                .iter()
+                .zip(brute_force(&reference, &queries, width)),
+            1e-5,
+        );
     }
 
     #[test]
@@ -443,20 +449,20 @@ mod tests {
             .map(|i| ((i * 104_729) % 1009) as f32 / 1009.0)
             .collect();
         let (forward, backward) = nearest(&queries, &reference, width, true).unwrap();
-        for (got, want) in forward
-            .distance
-            .iter()
-            .zip(brute_force(&queries, &reference, width))
-        {
-            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        }
+        assert_close(
+            forward
+                .distance
+                .iter()
+                .zip(brute_force(&queries, &reference, width)),
+            1e-5,
+        );
         let backward = backward.unwrap();
         let sample: Vec<f32> = reference[..50 * width].to_vec();
-        for (got, want) in backward.distance[..50]
-            .iter()
-            .zip(brute_force(&sample, &queries, width))
-        {
-            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        }
+        assert_close(
+            backward.distance[..50]
+                .iter()
+                .zip(brute_force(&sample, &queries, width)),
+            1e-5,
+        );
     }
 }

@@ -509,7 +509,6 @@ pub async fn evaluate(
         lap("inference");
     }
     let synthetic_rows: Vec<usize> = (0..synthetic.num_rows()).collect();
-    let baseline_rows = synthetic_rows.clone();
     if synthetic_rows.is_empty() {
         results.push(CheckResult::bounded(
             "distance to closest record".to_owned(),
@@ -520,7 +519,7 @@ pub async fn evaluate(
         ));
     } else {
         let synthetic_x = targets.embedding.embed(synthetic, &synthetic_rows)?;
-        let baseline_x = targets.embedding.embed(&baseline, &baseline_rows)?;
+        let baseline_x = targets.embedding.embed(&baseline, &synthetic_rows)?;
         results.extend(closest_record::distance_to_closest_record(
             &targets,
             &synthetic_x,

@@ -52,13 +52,7 @@ pub fn risk(
     let p_train = rate(train_successes, train_targets);
     let p_holdout = rate(holdout_successes, holdout_targets);
     let (train_low, train_high) = wilson_interval(train_successes, train_targets);
-    let excess = |p: f64| {
-        if p_holdout >= 1.0 {
-            0.0
-        } else {
-            ((p - p_holdout) / (1.0 - p_holdout)).clamp(-1.0, 1.0)
-        }
-    };
+    let excess = |p: f64| excess_over(p, p_holdout);
     Risk {
         train_successes,
         train_targets,
@@ -67,6 +61,15 @@ pub fn risk(
         value: excess(p_train),
         low: excess(train_low),
         high: excess(train_high),
+    }
+}
+
+/// (p - p_holdout) / (1 - p_holdout), within [-1, 1]; 0 when the holdout rate is already 1.
+fn excess_over(p: f64, p_holdout: f64) -> f64 {
+    if p_holdout >= 1.0 {
+        0.0
+    } else {
+        ((p - p_holdout) / (1.0 - p_holdout)).clamp(-1.0, 1.0)
     }
 }
 
@@ -86,13 +89,7 @@ pub fn predicate_risk(train_hits: u64, holdout_hits: u64, trials: u64, pi: f64) 
     let p_train = scaled(train_hits, pi);
     let p_holdout = scaled(holdout_hits, 1.0 - pi).min(1.0);
     let (low, high) = wilson_interval(train_hits, trials);
-    let excess = |p: f64| {
-        if p_holdout >= 1.0 {
-            0.0
-        } else {
-            ((p - p_holdout) / (1.0 - p_holdout)).clamp(-1.0, 1.0)
-        }
-    };
+    let excess = |p: f64| excess_over(p, p_holdout);
     Risk {
         train_successes: train_hits,
         train_targets: trials,
