@@ -47,6 +47,13 @@ impl GateVerdict {
                         ", success on train {rate:.4} vs baseline {baseline:.4}"
                     ));
                 }
+                if let Some(real) = check
+                    .details
+                    .get("auc_trained_on_real")
+                    .and_then(|v| v.as_f64())
+                {
+                    line.push_str(&format!(" (trained on real rows: {real:.4})"));
+                }
                 if let Some(max) = check.max {
                     line.push_str(&format!(", at most {max}"));
                 }

@@ -69,6 +69,76 @@ fn fresh_people_pass_every_attack() {
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("verdict: pass"), "{stdout}");
+    // and they are faithful: fresh people from the same population score near 1
+    assert!(value_of(&stdout, "column shapes:") > 0.98, "{stdout}");
+    assert!(value_of(&stdout, "pair trends:") > 0.97, "{stdout}");
+    assert!(
+        value_of(&stdout, "share of high incomes by education:") < 0.15,
+        "{stdout}"
+    );
+    let utility = stdout
+        .lines()
+        .find(|l| l.contains("machine-learning utility"))
+        .unwrap();
+    let (synthetic, real) = (value_of(utility, "):"), value_of(utility, "rows:"));
+    assert!((real - synthetic).abs() < 0.01 && real > 0.85, "{utility}");
+}
+
+/// The number after `label` on the first line holding it.
+fn value_of(stdout: &str, label: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label}"));
+    let rest = line.split(label).nth(1).unwrap().trim_start();
+    let number: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {label}: {line}"))
+}
+
+#[test]
+fn fresh_people_with_their_incomes_shuffled_keep_their_shapes_and_lose_their_utility() {
+    // The test split with the income column permuted: every column's marginal is intact, but
+    // income no longer follows the other columns, so a model trained on it predicts nothing and
+    // the share of high incomes by education flattens.
+    let batches = read_parquet(&repo().join("data/adult/adult_test.parquet"));
+    let test = concat_batches(&batches[0].schema(), &batches).unwrap();
+    let income = test.schema().index_of("income").unwrap();
+    let mut order: Vec<u32> = (0..test.num_rows() as u32).collect();
+    rand::seq::SliceRandom::shuffle(
+        order.as_mut_slice(),
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(3),
+    );
+    let shuffled = datafusion::arrow::compute::take(
+        test.column(income),
+        &datafusion::arrow::array::UInt32Array::from(order),
+        None,
+    )
+    .unwrap();
+    let mut columns = test.columns().to_vec();
+    columns[income] = shuffled;
+    let table = RecordBatch::try_new(test.schema(), columns).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let assert = evaluate(&write(dir.path(), "shuffled.parquet", &table)).code(3);
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(value_of(&stdout, "column shapes:") > 0.98, "{stdout}");
+    assert!(
+        stdout.contains("FAIL  machine-learning utility (income)"),
+        "{stdout}"
+    );
+    let utility = stdout
+        .lines()
+        .find(|l| l.contains("machine-learning utility"))
+        .unwrap();
+    assert!((value_of(utility, "):") - 0.5).abs() < 0.05, "{utility}");
+    assert!(
+        stdout.contains("FAIL  share of high incomes by education"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -235,3 +235,51 @@ fn an_undeclared_name_column_is_refused_as_an_identifier_and_nothing_is_publishe
         "a refused run wrote output"
     );
 }
+
+#[test]
+fn a_query_with_a_wrong_column_names_the_query() {
+    expect_exit_2(
+        |text| {
+            format!(
+                "{text}\n[[query]]\nname = \"mean by nothing\"\ngroup_by = [\"no_such_column\"]\n\
+                 aggregate = \"avg(sensitive_feature1)\"\n"
+            )
+        },
+        &["mean by nothing", "no_such_column"],
+    );
+}
+
+#[test]
+fn a_query_whose_aggregate_is_not_a_number_is_refused() {
+    expect_exit_2(
+        |text| {
+            format!(
+                "{text}\n[[query]]\nname = \"longest name\"\ngroup_by = [\"sensitive_feature3\"]\n\
+                 aggregate = \"max(name)\"\n"
+            )
+        },
+        &["longest name", "a query compares numbers"],
+    );
+}
+
+#[test]
+fn a_numeric_utility_target_is_not_supported_yet() {
+    expect_exit_2(
+        |text| format!("{text}\n[utility]\ntarget = \"sensitive_feature1\"\n"),
+        &["utility.target", "sensitive_feature1", "not supported yet"],
+    );
+}
+
+#[test]
+fn a_report_under_the_release_location_needs_the_pipeline_to_say_it_may_be_public() {
+    expect_exit_2(
+        |text| format!("{text}\n[report]\nurl = \"out/reports\"\n"),
+        &["report.url", "report.public"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(
+        dir.path(),
+        "[report]\nurl = \"out/reports\"\npublic = true\n",
+    );
+    synthgate().arg("check").arg(&path).assert().code(0);
+}

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 pub use pipeline::{
     CheckSpec, ColumnSpec, GateSpec, IdentifierOutput, InferenceSpec, LinkageSpec, OutputSpec,
-    Pipeline, PrivacySpec, SinglingOutSpec, SourceSpec, TrainingSpec,
+    Pipeline, PrivacySpec, QuerySpec, ReportSpec, SinglingOutSpec, SourceSpec, TrainingSpec,
+    UtilitySpec,
 };
 
 /// The defaults every pipeline inherits (`config/defaults.toml`).

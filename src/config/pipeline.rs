@@ -34,8 +34,14 @@ pub struct Pipeline {
     pub inference: Option<InferenceSpec>,
     /// The singling-out attack (always run).
     pub singling_out: SinglingOutSpec,
-    /// Thresholds of built-in checks.
+    /// Thresholds of the built-in checks.
     pub gate: GateSpec,
+    /// Workload queries.
+    pub queries: Vec<QuerySpec>,
+    /// Machine-learning utility, when a target is named.
+    pub utility: Option<UtilitySpec>,
+    /// Where the internal HTML report goes.
+    pub report: ReportSpec,
     /// SHA-256 of the resolved pipeline.
     pub config_hash: String,
 }
@@ -184,6 +190,44 @@ pub struct GateSpec {
     pub unique_copies_max_share: f64,
     /// Largest allowed distance-to-closest-record risk.
     pub closest_record_max_risk: f64,
+    /// Smallest allowed mean column-shape score, in [0, 1].
+    pub column_shapes_min: f64,
+    /// Smallest allowed mean pair-trend score, in [0, 1].
+    pub pair_trends_min: f64,
+    /// Largest allowed loss of ROC AUC (trained on real minus trained on synthetic rows).
+    pub utility_max_auc_loss: f64,
+}
+
+/// One `[[query]]`: `SELECT group_by, aggregate FROM t WHERE filter GROUP BY group_by` on the
+/// real and on the synthetic rows.
+#[derive(Debug, Clone)]
+pub struct QuerySpec {
+    /// Name.
+    pub name: String,
+    /// Columns grouped by.
+    pub group_by: Vec<String>,
+    /// SQL aggregate expression.
+    pub aggregate: String,
+    /// SQL condition on rows, if any.
+    pub filter: Option<String>,
+    /// Largest allowed mean relative error over groups with enough real rows.
+    pub max_error: f64,
+}
+
+/// `[utility]`
+#[derive(Debug, Clone)]
+pub struct UtilitySpec {
+    /// The categorical column a model learns to predict.
+    pub target: String,
+}
+
+/// `[report]`
+#[derive(Debug, Clone)]
+pub struct ReportSpec {
+    /// Folder under which `<run id>/report.html` goes; `None`: the run's staging folder.
+    pub location: Option<Location>,
+    /// Whether the pipeline allows the report under `output.url`.
+    pub public: bool,
 }
 
 /// Tables the checks and attacks register themselves; the source cannot take their names.
@@ -233,6 +277,14 @@ impl Context<'_> {
         let value = value.ok_or_else(|| self.missing(key))?;
         if !(value > 0.0 && value.is_finite()) {
             return Err(self.invalid(key, format!("{value} is not a positive number")));
+        }
+        Ok(value)
+    }
+
+    fn score(&self, key: &str, value: Option<f64>) -> Result<f64, ConfigError> {
+        let value = value.ok_or_else(|| self.missing(key))?;
+        if !(0.0..=1.0).contains(&value) {
+            return Err(self.invalid(key, format!("{value} is not a score in [0, 1]")));
         }
         Ok(value)
     }
@@ -474,6 +526,7 @@ pub(super) fn validate(
     };
 
     let gate = raw.gate.unwrap_or_default();
+    let workload_max_error = cx.positive("gate.workload_max_error", gate.workload_max_error)?;
     let gate = GateSpec {
         exact_copies_max_risk: cx.fraction(
             "gate.exact_copies_max_risk",
@@ -490,7 +543,40 @@ pub(super) fn validate(
             gate.closest_record_max_risk,
             false,
         )?,
+        column_shapes_min: cx.score("gate.column_shapes_min", gate.column_shapes_min)?,
+        pair_trends_min: cx.score("gate.pair_trends_min", gate.pair_trends_min)?,
+        utility_max_auc_loss: cx.score("gate.utility_max_auc_loss", gate.utility_max_auc_loss)?,
     };
+    let queries = raw
+        .query
+        .into_iter()
+        .enumerate()
+        .map(|(index, query)| query_spec(&cx, index, query, workload_max_error))
+        .collect::<Result<Vec<_>, _>>()?;
+    let utility = match raw.utility {
+        None => None,
+        Some(utility) => Some(UtilitySpec {
+            target: utility.target.ok_or_else(|| cx.missing("utility.target"))?,
+        }),
+    };
+    let report = raw.report.unwrap_or_default();
+    let report = ReportSpec {
+        location: match report.url {
+            None => None,
+            Some(url) => Some(cx.location("report.url", Some(url), base_dir)?),
+        },
+        public: report.public.unwrap_or(false),
+    };
+    if let Some(location) = &report.location
+        && !report.public
+        && location.is_inside(&output.location)
+    {
+        return Err(cx.invalid(
+            "report.url",
+            "the report shows aggregates of real data and output.url may be public; \
+             put it elsewhere, or set report.public = true if it may be published",
+        ));
+    }
 
     Ok(Pipeline {
         name,
@@ -505,7 +591,44 @@ pub(super) fn validate(
         inference,
         singling_out,
         gate,
+        queries,
+        utility,
+        report,
         config_hash,
+    })
+}
+
+fn query_spec(
+    cx: &Context<'_>,
+    index: usize,
+    query: super::raw::RawQuery,
+    default_max_error: f64,
+) -> Result<QuerySpec, ConfigError> {
+    let key = |field: &str| format!("query[{index}].{field}");
+    let name = query.name.ok_or_else(|| cx.missing(&key("name")))?;
+    let group_by = query.group_by.ok_or_else(|| cx.missing(&key("group_by")))?;
+    if group_by.is_empty() {
+        return Err(cx.invalid(&key("group_by"), "name at least one column"));
+    }
+    let aggregate = query
+        .aggregate
+        .ok_or_else(|| cx.missing(&key("aggregate")))?;
+    if aggregate.trim().is_empty() {
+        return Err(cx.invalid(
+            &key("aggregate"),
+            "expected an SQL aggregate such as avg(age)",
+        ));
+    }
+    let max_error = cx.positive(
+        &key("max_error"),
+        query.max_error.or(Some(default_max_error)),
+    )?;
+    Ok(QuerySpec {
+        name,
+        group_by,
+        aggregate,
+        filter: query.filter,
+        max_error,
     })
 }
 

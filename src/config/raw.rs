@@ -31,6 +31,48 @@ pub struct RawPipeline {
     pub attack: Option<RawAttacks>,
     /// Thresholds of the built-in checks.
     pub gate: Option<RawGate>,
+    /// Workload queries compared between the real and the synthetic table.
+    #[serde(default)]
+    pub query: Vec<RawQuery>,
+    /// Machine-learning utility.
+    pub utility: Option<RawUtility>,
+    /// The internal HTML report.
+    pub report: Option<RawReport>,
+}
+
+/// One `[[query]]`: a GROUP BY aggregate run on the real and on the synthetic rows.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuery {
+    /// Name shown in the verdict.
+    pub name: Option<String>,
+    /// Columns to group by.
+    pub group_by: Option<Vec<String>>,
+    /// SQL aggregate expression, e.g. `avg(age)`.
+    pub aggregate: Option<String>,
+    /// SQL condition on the rows, before grouping.
+    #[serde(rename = "where")]
+    pub filter: Option<String>,
+    /// Largest allowed mean relative error (default `gate.workload_max_error`).
+    pub max_error: Option<f64>,
+}
+
+/// `[utility]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUtility {
+    /// The column a model learns to predict.
+    pub target: Option<String>,
+}
+
+/// `[report]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReport {
+    /// Folder of the report (default: the run's staging folder).
+    pub url: Option<String>,
+    /// Whether the report may be written under `output.url`.
+    pub public: Option<bool>,
 }
 
 /// `[source]`
@@ -208,4 +250,12 @@ pub struct RawGate {
     pub unique_copies_max_share: Option<f64>,
     /// Largest allowed distance-to-closest-record risk.
     pub closest_record_max_risk: Option<f64>,
+    /// Smallest allowed mean column-shape score.
+    pub column_shapes_min: Option<f64>,
+    /// Smallest allowed mean pair-trend score.
+    pub pair_trends_min: Option<f64>,
+    /// Default largest mean relative error of a `[[query]]`.
+    pub workload_max_error: Option<f64>,
+    /// Largest allowed loss of ROC AUC, trained on synthetic against trained on real rows.
+    pub utility_max_auc_loss: Option<f64>,
 }

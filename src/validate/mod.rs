@@ -13,6 +13,8 @@ mod inference;
 mod singling_out;
 pub mod stats;
 pub mod targets;
+pub mod utility;
+pub mod workload;
 
 use std::sync::Arc;
 
@@ -25,6 +27,7 @@ use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
 use attacks::{Revealed, exact_copies, linkage, unique_copies};
+use fidelity::Fidelity;
 use targets::{Outcome, Targets};
 
 use crate::config::{CheckSpec, Pipeline};
@@ -53,6 +56,14 @@ pub enum ValidateError {
     /// A linkage column is unusable (exit 2).
     #[error("attack.linkage.known.{column}: {reason}")]
     BadKnownColumn {
+        /// the column
+        column: String,
+        /// what is wrong
+        reason: String,
+    },
+    /// The utility target is unusable (exit 2).
+    #[error("utility.target: `{column}` {reason}")]
+    BadUtilityTarget {
         /// the column
         column: String,
         /// what is wrong
@@ -117,6 +128,14 @@ pub enum CheckKind {
     SinglingOut,
     /// a secret column read off the nearest synthetic row
     AttributeInference,
+    /// the mean column-shape score (KS and TV complements)
+    ColumnShapes,
+    /// the mean pair-trend score (correlation and contingency similarity)
+    PairTrends,
+    /// a `[[query]]`'s mean relative error
+    Workload,
+    /// ROC AUC of a model trained on synthetic rows, against one trained on real rows
+    MachineLearningUtility,
 }
 
 /// A check's verdict.
@@ -334,6 +353,29 @@ pub async fn preflight(
             }
         }
     }
+    for query in &pipeline.queries {
+        workload::plan(&ctx, query).await?;
+    }
+    if let Some(utility) = &pipeline.utility {
+        let reason = match schema
+            .learned_columns()
+            .iter()
+            .find(|(name, _)| *name == utility.target)
+        {
+            None => Some("is not a learned column of the source"),
+            Some((_, true)) => Some(
+                "is numeric; a numeric target (regression utility) is not supported yet, \
+                 name a categorical column",
+            ),
+            Some((_, false)) => None,
+        };
+        if let Some(reason) = reason {
+            return Err(ValidateError::BadUtilityTarget {
+                column: utility.target.clone(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
     if let Some(inference) = &pipeline.inference {
         let learned = schema.learned_columns();
         let is_learned = |column: &String| learned.iter().any(|(name, _)| name == column);
@@ -427,6 +469,19 @@ pub async fn evaluate(
     let started = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(seconds = started.elapsed().as_secs_f64(), "{what} done");
+    results.extend(fidelity_checks(pipeline, columns, train, synthetic)?);
+    for query in &pipeline.queries {
+        results.push(workload::workload_check(ctx, query).await?);
+    }
+    if let Some(spec) = &pipeline.utility {
+        results.push(utility::utility_check(
+            (train, holdout, synthetic),
+            columns,
+            &spec.target,
+            gate.utility_max_auc_loss,
+        )?);
+    }
+    lap("fidelity");
     let Some(targets) = Targets::build(train, holdout, columns, seed)? else {
         // no holdout or too few train rows: nothing can be shown safe, and a NaN fails
         results.push(CheckResult::bounded(
@@ -529,6 +584,44 @@ pub async fn evaluate(
     }
     lap("distance to closest record");
     Ok(results)
+}
+
+/// The column-shape check and, with two or more columns, the pair-trend check; the scores of
+/// each column and pair go into the checks' details for the report.
+fn fidelity_checks(
+    pipeline: &Pipeline,
+    columns: &[(String, bool)],
+    train: &RecordBatch,
+    synthetic: &RecordBatch,
+) -> Result<Vec<CheckResult>, ValidateError> {
+    let fidelity = Fidelity::measure(train, synthetic, columns)?;
+    let mut shapes = CheckResult::bounded(
+        "column shapes".to_owned(),
+        CheckKind::ColumnShapes,
+        fidelity.column_shapes(),
+        Some(pipeline.gate.column_shapes_min),
+        None,
+    );
+    shapes.details.insert(
+        "columns".into(),
+        serde_json::to_value(&fidelity.shapes).unwrap_or_default(),
+    );
+    let mut checks = vec![shapes];
+    if columns.len() >= 2 {
+        let mut pairs = CheckResult::bounded(
+            "pair trends".to_owned(),
+            CheckKind::PairTrends,
+            fidelity.pair_trends(),
+            Some(pipeline.gate.pair_trends_min),
+            None,
+        );
+        pairs.details.insert(
+            "pairs".into(),
+            serde_json::to_value(&fidelity.pairs).unwrap_or_default(),
+        );
+        checks.push(pairs);
+    }
+    Ok(checks)
 }
 
 /// The columns the inference attacker knows when guessing `secret`: the declared ones, else the

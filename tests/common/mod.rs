@@ -64,3 +64,18 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Overrides that keep only the privacy checks (copies and attacks): for tests about something
+/// other than the model's fidelity, which a short or small run cannot promise.
+pub const PRIVACY_GATE_ONLY: [&str; 10] = [
+    "--set",
+    "check=[]",
+    "--set",
+    "query=[]",
+    "--set",
+    "gate.column_shapes_min=0",
+    "--set",
+    "gate.pair_trends_min=0",
+    "--set",
+    "gate.utility_max_auc_loss=1",
+];
