@@ -44,6 +44,9 @@ pub enum Error {
     /// the privacy planner's request
     #[error(transparent)]
     Budget(#[from] BudgetError),
+    /// the internal report
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// Something inside synthgate went wrong.
     #[error("internal error: {0}")]
     Internal(String),
@@ -58,6 +61,7 @@ impl Error {
             Error::Privacy(PrivacyError::Unreachable { .. } | PrivacyError::Invalid(_)) => 2,
             Error::Storage(error) if error.is_input_error() => 2,
             Error::Validate(error) if error.is_input_error() => 2,
+            Error::Report(error) if error.is_input_error() => 2,
             // The pipeline asked for a device this build or machine does not have.
             Error::Model(ModelError::DeviceUnavailable(_)) => 2,
             _ => 1,

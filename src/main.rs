@@ -43,6 +43,14 @@ enum Command {
     },
     /// Privacy planner: epsilon for a noise multiplier, or the noise multiplier for an epsilon.
     Budget(BudgetArgs),
+    /// Rebuild the internal HTML report of a staged run from its report.json.
+    Report {
+        /// The run's staging folder (holding report.json).
+        run_dir: PathBuf,
+        /// Where to write the page (default: RUN_DIR/report.html).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run the pipeline's checks and attacks on any synthetic table; exit 0 pass, 3 refused.
     Evaluate {
         #[command(flatten)]
@@ -211,6 +219,11 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
             println!("{plan}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report { run_dir, out } => {
+            let path = synthgate::report::rebuild(&run_dir, out.as_deref())?;
+            println!("{}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Budget(args) => {
             println!("{}", budget(args)?);
             Ok(ExitCode::SUCCESS)
@@ -266,7 +279,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
                 eprintln!(
                     "refused: the gate failed {}; nothing was published; see {}",
                     outcome.failed_checks.join(", "),
-                    outcome.staging.join("report.json").display()
+                    outcome.report.display()
                 );
                 Ok(ExitCode::from(3))
             }

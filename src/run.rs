@@ -35,6 +35,8 @@ pub struct RunOutcome {
     pub release: Option<PathBuf>,
     /// the staging folder, with report.json
     pub staging: PathBuf,
+    /// the internal HTML report
+    pub report: PathBuf,
     /// names of failed checks
     pub failed_checks: Vec<String>,
     /// epsilon spent
@@ -179,6 +181,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
     let columns = plan.schema.learned_columns();
     let verdict =
         crate::evaluate::gate(pipeline, &train, &holdout, &synthetic_table, &columns).await?;
+    let distributions = report::distributions::measure(&codec, &train, &synthetic_table);
     drop(synthetic_table);
     log_verdict(&verdict);
 
@@ -215,8 +218,20 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         train.num_rows(),
         holdout.num_rows(),
         training_seconds,
+        &distributions,
     );
     write_json(&report_path, &report_json)?;
+    let html_path = pipeline
+        .report
+        .location
+        .as_ref()
+        .map_or_else(
+            || staging.clone(),
+            |l| l.path().join(&pipeline.name).join(&run_id),
+        )
+        .join("report.html");
+    report::write_html(&report_json, &html_path)?;
+    tracing::info!(report = %html_path.display(), "report written");
 
     let release = if verdict.passed {
         let dir = storage::publish(
@@ -236,6 +251,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         released: release.is_some(),
         release,
         staging,
+        report: html_path,
         failed_checks: verdict.failed().into_iter().map(str::to_owned).collect(),
         epsilon,
         delta: pipeline.privacy.delta,

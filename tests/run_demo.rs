@@ -52,6 +52,25 @@ fn the_demo_pipelines_output_passes_every_attack() {
             assert_ne!(check["status"], "fail", "{check}");
         }
     }
+
+    // The internal report shows aggregates only: no real person's name, no real value of a
+    // sensitive feature.
+    let page = std::fs::read_to_string(staging.join("people-demo/full/report.html")).unwrap();
+    let source = read_parquet(&repo().join("data/demo/people.parquet"));
+    let source = concat_batches(&source[0].schema(), &source).unwrap();
+    let names = source.column_by_name("name").unwrap();
+    let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+    for name in names.iter().flatten() {
+        assert!(!page.contains(name), "the report names a real person");
+    }
+    let feature = source.column_by_name("sensitive_feature1").unwrap();
+    let feature = feature.as_any().downcast_ref::<Float64Array>().unwrap();
+    for value in feature.iter().flatten().filter(|v| v.fract() != 0.0) {
+        assert!(
+            !page.contains(&value.to_string()),
+            "the report holds a real value"
+        );
+    }
 }
 
 #[test]

@@ -2,7 +2,14 @@
 //!
 //! Guarantee: the manifest holds the privacy parameters, the file list and each check's name
 //! and pass or fail, and no value computed from real rows; `report.json` holds the check values
-//! (aggregates of real data) and stays in staging, never under the release location.
+//! and the columns' distributions (aggregates of real data) and stays in staging, never under
+//! the release location; `report.html` is rendered from `report.json` alone and goes to
+//! `report.url`, never under `output.url` unless the pipeline says it may be public.
+
+pub mod distributions;
+pub mod html;
+
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::json;
@@ -83,12 +90,79 @@ pub fn manifest(input: &ManifestInput<'_>, files: &[ReleasedFile]) -> serde_json
     })
 }
 
-/// `report.json`: the internal record of a run, with every check's value.
+/// Reading or writing a report failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The run folder has no readable `report.json` (exit 2).
+    #[error("{}: cannot read the run's report.json (is this a run's staging folder?)", path.display())]
+    Missing {
+        /// the file
+        path: PathBuf,
+        /// the cause
+        #[source]
+        source: std::io::Error,
+    },
+    /// `report.json` is not a synthgate report (exit 2).
+    #[error("{}: not a synthgate report", path.display())]
+    NotAReport {
+        /// the file
+        path: PathBuf,
+    },
+    /// Writing the page failed (exit 1).
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// the file
+        path: PathBuf,
+        /// the cause
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// Whether the input is at fault (exit 2) rather than the run (exit 1).
+    pub fn is_input_error(&self) -> bool {
+        !matches!(self, ReportError::Write { .. })
+    }
+}
+
+/// Writes `report.html` for `report` to `path`, creating its folder.
+pub fn write_html(report: &serde_json::Value, path: &Path) -> Result<(), ReportError> {
+    let write_error = |source| ReportError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(write_error)?;
+    }
+    std::fs::write(path, html::render(report)).map_err(write_error)
+}
+
+/// `synthgate report RUN_DIR`: rebuilds the page from the staged `report.json`; writes it to
+/// `out`, else beside the JSON. Returns where it went.
+pub fn rebuild(run_dir: &Path, out: Option<&Path>) -> Result<PathBuf, ReportError> {
+    let path = run_dir.join("report.json");
+    let bytes = std::fs::read(&path).map_err(|source| ReportError::Missing {
+        path: path.clone(),
+        source,
+    })?;
+    let report: serde_json::Value = serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|r: &serde_json::Value| r["verdict"]["checks"].is_array())
+        .ok_or_else(|| ReportError::NotAReport { path: path.clone() })?;
+    let target = out.map_or_else(|| run_dir.join("report.html"), Path::to_owned);
+    write_html(&report, &target)?;
+    Ok(target)
+}
+
+/// `report.json`: the internal record of a run, with every check's value and every learned
+/// column's distribution.
 pub fn internal_report(
     input: &ManifestInput<'_>,
     train_rows: usize,
     holdout_rows: usize,
     training_seconds: f64,
+    columns: &[distributions::ColumnDistribution],
 ) -> serde_json::Value {
     json!({
         "internal": "contains aggregates of real data: do not publish",
@@ -102,6 +176,7 @@ pub fn internal_report(
         "privacy": input.privacy,
         "config_hash": input.config_hash,
         "verdict": input.verdict,
+        "columns": columns,
     })
 }
 
