@@ -55,10 +55,10 @@ impl GateVerdict {
                     line.push_str(&format!(" (trained on real rows: {real:.4})"));
                 }
                 if let Some(max) = check.max {
-                    line.push_str(&format!(", at most {max}"));
+                    line.push_str(&format!(", at most {}", threshold(max)));
                 }
                 if let Some(min) = check.min {
-                    line.push_str(&format!(", at least {min}"));
+                    line.push_str(&format!(", at least {}", threshold(min)));
                 }
             }
             out.push_str(&line);
@@ -104,6 +104,17 @@ impl GateVerdict {
     }
 }
 
+/// A threshold as written in the pipeline (`0.05`), or to four decimals when computed (the
+/// utility check's real AUC less the allowed loss).
+fn threshold(value: f64) -> String {
+    let text = value.to_string();
+    if text.len() > 8 {
+        format!("{value:.4}")
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +133,13 @@ mod tests {
             rates: None,
             details: serde_json::Map::new(),
         }
+    }
+
+    #[test]
+    fn thresholds_print_as_written_or_to_four_decimals() {
+        assert_eq!(threshold(0.05), "0.05");
+        assert_eq!(threshold(5.0), "5");
+        assert_eq!(threshold(0.8086746328952009), "0.8087");
     }
 
     #[test]

@@ -65,7 +65,8 @@ fn precise(value: Option<f64>) -> String {
 /// A risk or a rate: four decimals, as `synthgate evaluate` prints them.
 fn rate(value: Option<f64>) -> String {
     match value {
-        Some(v) if v.is_finite() => format!("{v:.4}"),
+        // -0.00001 reads as 0, not as a negative risk
+        Some(v) if v.is_finite() => format!("{:.4}", if v.abs() < 5e-5 { 0.0 } else { v }),
         Some(_) => "not measured".to_owned(),
         None => "–".to_owned(),
     }
@@ -81,7 +82,8 @@ h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32
 .released { background: #2e7d32; } .refused { background: #b3261e; }
 table { border-collapse: collapse; margin: 8px 0; } td, th { border: 1px solid #d5dae0;
   padding: 4px 8px; text-align: left; vertical-align: top; } th { background: #f1f3f5; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.limit { white-space: nowrap; }
 .pass { color: #2e7d32; font-weight: bold; } .fail { color: #b3261e; font-weight: bold; }
 .inconclusive { color: #8a6d00; font-weight: bold; }
 .grid { display: flex; flex-wrap: wrap; gap: 16px; } .chart { border: 1px solid #e3e6ea; padding: 8px; }
@@ -240,7 +242,7 @@ fn check_tables(checks: &[Value]) -> String {
         };
         let _ = write!(
             out,
-            "<tr>{}<td>{}</td><td class=\"num\">{value}</td><td>{}</td><td>{}</td></tr>",
+            "<tr>{}<td>{}</td><td class=\"num\">{value}</td><td class=\"limit\">{}</td><td>{}</td></tr>",
             status(check),
             escape(check["name"].as_str().unwrap_or("?")),
             threshold(check),
@@ -278,7 +280,7 @@ fn check_tables(checks: &[Value]) -> String {
         let _ = write!(
             out,
             "<tr>{}<td>{}</td><td class=\"num\">{risk_value}</td><td class=\"num\">{interval}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"limit\">{}</td></tr>",
             status(check),
             escape(check["name"].as_str().unwrap_or("?")),
             rate(0),
