@@ -283,3 +283,34 @@ fn a_report_under_the_release_location_needs_the_pipeline_to_say_it_may_be_publi
     );
     synthgate().arg("check").arg(&path).assert().code(0);
 }
+
+#[test]
+fn an_unset_environment_variable_names_the_key_and_the_variable() {
+    expect_exit_2(
+        |text| {
+            text.replace(
+                "url = \"out\"",
+                "url = \"out/${SYNTHGATE_TEST_UNSET_BUCKET}\"",
+            )
+        },
+        &["output.url", "SYNTHGATE_TEST_UNSET_BUCKET", "is not set"],
+    );
+}
+
+#[test]
+fn environment_variables_expand_in_pipeline_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = demo_pipeline_in(dir.path(), "");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "name = \"people-demo\"",
+        "name = \"people-${SYNTHGATE_TEST_STAGE}\"",
+    );
+    std::fs::write(&path, text).unwrap();
+    synthgate()
+        .env("SYNTHGATE_TEST_STAGE", "nightly")
+        .arg("check")
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(contains("people-nightly"));
+}

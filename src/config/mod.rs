@@ -4,6 +4,7 @@
 //! the pipeline file's folder, so a run does not depend on the working directory; nothing
 //! downstream reads the raw TOML, only the validated [`Pipeline`].
 
+mod expand;
 mod pipeline;
 pub mod raw;
 
@@ -106,6 +107,31 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Pipeline, ConfigError> 
             source,
         })?;
     merge_into(&mut merged, table);
+    let mut merged_value = toml::Value::Table(merged);
+    let environment = |name: &str| std::env::var(name).ok();
+    expand::expand_value(&mut merged_value, "", &environment).map_err(|(key, error)| {
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            reason: match error {
+                expand::ExpandError::Unset(name) => {
+                    format!("environment variable `{name}` is not set")
+                }
+                expand::ExpandError::Malformed => {
+                    "`${` starts a variable: write ${NAME} with letters, digits and _, or $${ \
+                     for a literal ${"
+                        .to_owned()
+                }
+            },
+        }
+    })?;
+    let toml::Value::Table(merged) = merged_value else {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            key: String::new(),
+            reason: "the pipeline is not a table".to_owned(),
+        });
+    };
 
     let raw =
         raw::RawPipeline::deserialize(toml::Value::Table(merged.clone())).map_err(|source| {
