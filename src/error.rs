@@ -44,6 +44,9 @@ pub enum Error {
     /// the privacy planner's request
     #[error(transparent)]
     Budget(#[from] BudgetError),
+    /// the source's lifetime ledger
+    #[error(transparent)]
+    Lifetime(#[from] crate::privacy::lifetime::LifetimeError),
     /// the internal report
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
@@ -62,6 +65,7 @@ impl Error {
             Error::Storage(error) if error.is_input_error() => 2,
             Error::Validate(error) if error.is_input_error() => 2,
             Error::Report(error) if error.is_input_error() => 2,
+            Error::Lifetime(error) if error.is_input_error() => 2,
             // The pipeline asked for a device this build or machine does not have.
             Error::Model(ModelError::DeviceUnavailable(_)) => 2,
             _ => 1,

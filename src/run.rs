@@ -96,6 +96,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         }
         .into());
     }
+    charge_lifetime(pipeline, &run_id)?;
     let staging = pipeline
         .output
         .staging
@@ -260,6 +261,38 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         training_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Charges the run's whole planned budget to the source's lifetime ledger, if it has one,
+/// before any row is read; refuses when the ledger's limit would be passed.
+fn charge_lifetime(pipeline: &crate::config::Pipeline, run_id: &str) -> Result<(), Error> {
+    let Some(location) = &pipeline.privacy.ledger else {
+        return Ok(());
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let entry = crate::privacy::lifetime::LifetimeEntry {
+        run_id: run_id.to_owned(),
+        pipeline: pipeline.name.clone(),
+        charged_at: report::rfc3339(now),
+        epsilon: pipeline.privacy.epsilon,
+        delta: pipeline.privacy.delta,
+    };
+    let ledger = crate::privacy::lifetime::charge(
+        location.path(),
+        &pipeline.source.location.to_string(),
+        entry,
+        pipeline.privacy.lifetime_epsilon,
+    )?;
+    tracing::info!(
+        lifetime_epsilon_spent = ledger.epsilon(),
+        lifetime_epsilon = pipeline.privacy.lifetime_epsilon,
+        runs = ledger.runs.len(),
+        "charged to the source's lifetime ledger"
+    );
+    Ok(())
 }
 
 /// Logs each check's verdict. Values of user SQL checks are not logged (a query may return a

@@ -96,6 +96,10 @@ pub struct PrivacySpec {
     pub preprocessing_share: f64,
     /// Share of rows held out.
     pub holdout_fraction: f64,
+    /// The source's lifetime ledger, charged before a run reads a row.
+    pub ledger: Option<Location>,
+    /// Largest epsilon all runs recorded in the ledger may spend together.
+    pub lifetime_epsilon: Option<f64>,
     /// The accountant of the ledger and of calibration.
     pub accountant: Accountant,
 }
@@ -376,7 +380,32 @@ pub(super) fn validate(
             true,
         )?,
         accountant,
+        ledger: match privacy.ledger {
+            None => None,
+            Some(url) => Some(cx.location("privacy.ledger", Some(url), base_dir)?),
+        },
+        lifetime_epsilon: match privacy.lifetime_epsilon {
+            None => None,
+            Some(value) => Some(cx.positive("privacy.lifetime_epsilon", Some(value))?),
+        },
     };
+    if privacy.lifetime_epsilon.is_some() && privacy.ledger.is_none() {
+        return Err(cx.invalid(
+            "privacy.lifetime_epsilon",
+            "a lifetime budget needs privacy.ledger, the file that records the source's runs",
+        ));
+    }
+    if let Some(lifetime) = privacy.lifetime_epsilon
+        && lifetime < privacy.epsilon
+    {
+        return Err(cx.invalid(
+            "privacy.lifetime_epsilon",
+            format!(
+                "{lifetime} is below this run's privacy.epsilon {}",
+                privacy.epsilon
+            ),
+        ));
+    }
 
     let training = raw.training.unwrap_or_default();
     let device = training.device.unwrap_or_else(|| "auto".to_owned());

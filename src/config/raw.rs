@@ -139,6 +139,10 @@ pub struct RawPrivacy {
     pub preprocessing_share: Option<f64>,
     /// Share of rows held out of training.
     pub holdout_fraction: Option<f64>,
+    /// The source's lifetime ledger (a JSON file).
+    pub ledger: Option<String>,
+    /// Largest epsilon all runs on the source may spend together.
+    pub lifetime_epsilon: Option<f64>,
 }
 
 /// `[training]`

@@ -13,6 +13,7 @@
 
 mod calibrate;
 mod ledger;
+pub mod lifetime;
 mod noise;
 pub mod pld;
 pub mod rdp;
