@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use synthgate::{Error, budget, config, evaluate, plan, privacy, run};
+use tracing::Instrument;
 
 #[derive(Parser)]
 #[command(
@@ -194,7 +195,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn report_error(error: &Error) -> ExitCode {
+fn report_error(error: &Error, format: LogFormat) -> ExitCode {
     let mut message = format!("error: {error}");
     let mut last = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -207,8 +208,13 @@ fn report_error(error: &Error) -> ExitCode {
         last = text;
         source = cause.source();
     }
-    eprintln!("{message}");
-    ExitCode::from(error.exit_code() as u8)
+    let exit_code = error.exit_code();
+    match format {
+        LogFormat::Text => eprintln!("{message}"),
+        // one JSON object like every other line, carrying the run id through the run's span
+        LogFormat::Json => tracing::error!(exit_code, "{message}"),
+    }
+    ExitCode::from(exit_code as u8)
 }
 
 async fn execute(cli: Cli) -> Result<ExitCode, Error> {
@@ -276,11 +282,15 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
             if outcome.released {
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!(
+                let message = format!(
                     "refused: the gate failed {}; nothing was published; see {}",
                     outcome.failed_checks.join(", "),
                     outcome.report.display()
                 );
+                match cli.log_format {
+                    LogFormat::Text => eprintln!("{message}"),
+                    LogFormat::Json => tracing::warn!(exit_code = 3, "{message}"),
+                }
                 Ok(ExitCode::from(3))
             }
         }
@@ -288,8 +298,18 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     init_logging(cli.log_format);
+    // A run's id is settled first, so that every line it logs, from loading the pipeline to
+    // its last error, carries it (the span's field; in JSON under "span").
+    let span = match &mut cli.command {
+        Command::Run { run_id, .. } => {
+            let id = run_id.get_or_insert_with(run::new_run_id).clone();
+            tracing::info_span!("run", run_id = %id)
+        }
+        _ => tracing::Span::none(),
+    };
+    let format = cli.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -300,8 +320,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(execute(cli)) {
+    let outcome = runtime.block_on(execute(cli).instrument(span.clone()));
+    let _entered = span.enter();
+    match outcome {
         Ok(code) => code,
-        Err(error) => report_error(&error),
+        Err(error) => report_error(&error, format),
     }
 }

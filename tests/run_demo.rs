@@ -255,3 +255,28 @@ fn a_folder_source_reads_every_parquet_file_in_it() {
             "1600 train rows, 400 holdout rows",
         ));
 }
+
+#[test]
+fn every_json_log_line_of_a_run_carries_its_run_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = demo_pipeline_in(dir.path(), "");
+    // a refused run logs the most: training, every check, the refusal
+    let assert = synthgate()
+        .env("RUST_LOG", "synthgate=debug")
+        .args(["--log-format", "json", "run"])
+        .arg(&pipeline)
+        .args(FEW_STEPS)
+        .args(["--set", "gate.column_shapes_min=1"])
+        .args(["--run-id", "json-logs"])
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() > 10, "{stderr}");
+    for line in lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert_eq!(event["span"]["run_id"], "json-logs", "{line}");
+    }
+    assert!(stderr.contains("\"exit_code\":3"), "{stderr}");
+}
