@@ -29,6 +29,7 @@ pub mod gate;
 pub mod model;
 pub mod plan;
 pub mod privacy;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sample;

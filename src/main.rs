@@ -310,6 +310,9 @@ fn main() -> ExitCode {
         _ => tracing::Span::none(),
     };
     let format = cli.log_format;
+    synthgate::progress::enable_bars(
+        matches!(format, LogFormat::Text) && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

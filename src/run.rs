@@ -165,6 +165,8 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
 
     let synthetic_path = staging.join("synthetic.parquet");
     let mut sampling = InitRng(seeded_stream(pipeline.training.seed, 2));
+    let mut progress =
+        crate::progress::Progress::new("generation", "rows", pipeline.output.rows as u64);
     let batches = crate::sample::sample_batches(
         &generator,
         &codec,
@@ -172,7 +174,12 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         &mut sampling,
         &device,
     )
-    .map(|batch| batch.map_err(Error::from));
+    .map(|batch| batch.map_err(Error::from))
+    .inspect(|batch| {
+        if let Ok(batch) = batch {
+            progress.advance(batch.num_rows() as u64, false);
+        }
+    });
     let staged =
         storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)?;
     tracing::info!(rows = staged.rows, "synthetic table staged");

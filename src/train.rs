@@ -100,7 +100,7 @@ pub fn train(
     );
 
     let started = Instant::now();
-    let report_every = (plan.steps / 10).max(1);
+    let mut progress = crate::progress::Progress::new("training", "steps", plan.steps);
     let mut last_generator_loss = f32::NAN;
     for step in 1..=plan.steps {
         let fake = generate_train(&generator, fake_rows, init, device)?.detach();
@@ -143,7 +143,7 @@ pub fn train(
                 });
             }
         }
-        if step % report_every == 0 || step == plan.steps {
+        if progress.advance(1, true) {
             tracing::info!(
                 step,
                 of = plan.steps,

@@ -279,4 +279,7 @@ fn every_json_log_line_of_a_run_carries_its_run_id() {
         assert_eq!(event["span"]["run_id"], "json-logs", "{line}");
     }
     assert!(stderr.contains("\"exit_code\":3"), "{stderr}");
+    // not a terminal: progress comes as periodic lines
+    assert!(stderr.contains("training progress"), "{stderr}");
+    assert!(stderr.contains("generation progress"), "{stderr}");
 }
