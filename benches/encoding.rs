@@ -68,9 +68,13 @@ async fn main() {
             let seed = plan.pipeline.training.seed;
             let source = read(&plan.source.files[0]);
             let (train, _) = synthgate::run::split(&source, holdout_rows, seed).unwrap();
-            let outcome = synthgate::run::run(plan, Some(format!("{encoding}-{run}")))
-                .await
-                .unwrap();
+            let outcome = synthgate::run::run(
+                plan,
+                Some(format!("{encoding}-{run}")),
+                synthgate::run::Start::Fresh,
+            )
+            .await
+            .unwrap();
             let synthetic = read(&outcome.staging.join("synthetic.parquet"));
             let row: Vec<f64> = COLUMNS
                 .iter()

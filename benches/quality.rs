@@ -53,7 +53,7 @@ async fn one_run(epsilon: f64, run: usize, dir: &std::path::Path) -> Figures {
     .unwrap();
     let plan = plan::make_plan(pipeline).await.unwrap();
     let started = Instant::now();
-    let outcome = run::run(plan, Some(format!("eps{epsilon}-{run}")))
+    let outcome = run::run(plan, Some(format!("eps{epsilon}-{run}")), run::Start::Fresh)
         .await
         .unwrap();
     let total_seconds = started.elapsed().as_secs_f64();

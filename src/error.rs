@@ -47,12 +47,24 @@ pub enum Error {
     /// the source's lifetime ledger
     #[error(transparent)]
     Lifetime(#[from] crate::privacy::lifetime::LifetimeError),
+    /// a checkpoint to resume from
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::Error),
+    /// SIGINT or SIGTERM during a run (exit 1)
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     /// the internal report
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     /// Something inside synthgate went wrong.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::checkpoint::CheckpointError> for Error {
+    fn from(error: crate::checkpoint::CheckpointError) -> Self {
+        Error::Checkpoint(error.into())
+    }
 }
 
 impl Error {
@@ -66,6 +78,11 @@ impl Error {
             Error::Validate(error) if error.is_input_error() => 2,
             Error::Report(error) if error.is_input_error() => 2,
             Error::Lifetime(error) if error.is_input_error() => 2,
+            Error::Checkpoint(crate::checkpoint::Error::Checkpoint(error))
+                if error.is_input_error() =>
+            {
+                2
+            }
             // The pipeline asked for a device this build or machine does not have.
             Error::Model(ModelError::DeviceUnavailable(_)) => 2,
             _ => 1,

@@ -47,7 +47,7 @@ pub async fn gate(
 /// Every row of the Parquet file or folder at `url` (resolved against `base`), in one batch.
 pub async fn read_table(url: &str, base: &Path) -> Result<RecordBatch, Error> {
     let location = Location::parse(url, base)?;
-    let info = storage::inspect_source(&location)?;
+    let info = storage::inspect_source(&location).await?;
     let ctx = storage::session_context();
     let batches = storage::read_source(&ctx, &info).await?;
     one_batch(&info.schema, &batches)

@@ -22,10 +22,12 @@
 #![deny(missing_docs)]
 
 pub mod budget;
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod gate;
+pub mod interrupt;
 pub mod model;
 pub mod plan;
 pub mod privacy;

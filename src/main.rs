@@ -17,6 +17,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// More log detail: -v adds synthgate's debug lines, -vv every library's. RUST_LOG, when
+    /// set, decides instead.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,8 +38,12 @@ enum Command {
         #[command(flatten)]
         pipeline: PipelineArgs,
         /// Run id (default: time-based and unique).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         run_id: Option<String>,
+        /// Continue the run RUN_ID from its last checkpoint, with the same pipeline and --set
+        /// overrides; the steps it took before are not charged again.
+        #[arg(long, value_name = "RUN_ID")]
+        resume: Option<String>,
     },
     /// Validate the pipeline and print its plan; reads no row.
     Check {
@@ -183,9 +191,14 @@ fn budget(args: BudgetArgs) -> Result<String, budget::BudgetError> {
     })
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "info,synthgate=debug",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -195,7 +208,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-fn report_error(error: &Error, format: LogFormat) -> ExitCode {
+/// The error and its causes, one per line, with any credential value blanked.
+fn error_text(error: &Error) -> String {
     let mut message = format!("error: {error}");
     let mut last = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -208,6 +222,11 @@ fn report_error(error: &Error, format: LogFormat) -> ExitCode {
         last = text;
         source = cause.source();
     }
+    synthgate::storage::remote::redact_credentials(&message)
+}
+
+fn report_error(error: &Error, format: LogFormat) -> ExitCode {
+    let message = error_text(error);
     let exit_code = error.exit_code();
     match format {
         LogFormat::Text => eprintln!("{message}"),
@@ -269,10 +288,18 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
                 ExitCode::from(3)
             })
         }
-        Command::Run { pipeline, run_id } => {
+        Command::Run {
+            pipeline,
+            run_id,
+            resume,
+        } => {
             let pipeline = config::load(&pipeline.pipeline, &pipeline.overrides)?;
             let plan = plan::make_plan(pipeline).await?;
-            let outcome = run::run(plan, run_id).await?;
+            let (run_id, start) = match resume {
+                Some(id) => (Some(id), run::Start::Resume),
+                None => (run_id, run::Start::Fresh),
+            };
+            let outcome = run::run(plan, run_id, start).await?;
             if matches!(cli.log_format, LogFormat::Json) {
                 println!(
                     "{}",
@@ -299,10 +326,13 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
 
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, cli.verbose);
     // A run's id is settled first, so that every line it logs, from loading the pipeline to
     // its last error, carries it (the span's field; in JSON under "span").
     let span = match &mut cli.command {
+        Command::Run {
+            resume: Some(id), ..
+        } => tracing::info_span!("run", run_id = %id),
         Command::Run { run_id, .. } => {
             let id = run_id.get_or_insert_with(run::new_run_id).clone();
             tracing::info_span!("run", run_id = %id)
@@ -323,6 +353,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    runtime.spawn(synthgate::interrupt::listen().instrument(span.clone()));
     let outcome = runtime.block_on(execute(cli).instrument(span.clone()));
     let _entered = span.enter();
     match outcome {

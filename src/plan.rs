@@ -45,7 +45,7 @@ pub struct Plan {
 /// Builds the plan of `pipeline`: reads the source's footers, matches the columns, sizes the
 /// split and calibrates the noise multiplier.
 pub async fn make_plan(pipeline: Pipeline) -> Result<Plan, Error> {
-    let source = inspect_source(&pipeline.source.location)?;
+    let source = inspect_source(&pipeline.source.location).await?;
     let schema = SchemaPlan::build(
         &source.schema,
         &pipeline.columns,

@@ -31,8 +31,8 @@ pub struct RunOutcome {
     pub run_id: String,
     /// whether the release went out
     pub released: bool,
-    /// the release folder, when released
-    pub release: Option<PathBuf>,
+    /// the release's location (a folder or a URL), when released
+    pub release: Option<String>,
     /// the staging folder, with report.json
     pub staging: PathBuf,
     /// the internal HTML report
@@ -82,29 +82,56 @@ fn check_run_id(plan: &Plan, run_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a run starts afresh or continues from its checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A new run: refused if the run id has a checkpoint.
+    Fresh,
+    /// `--resume`: continue from the run id's checkpoint, whose spending is already counted.
+    Resume,
+}
+
 /// Runs the plan. `Ok` with `released: false` means the gate refused (exit 3).
-pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error> {
+pub async fn run(plan: Plan, run_id: Option<String>, start: Start) -> Result<RunOutcome, Error> {
     let started = Instant::now();
     let pipeline = &plan.pipeline;
     let run_id = run_id.unwrap_or_else(new_run_id);
     check_run_id(&plan, &run_id)?;
-    let release_dir = pipeline.output.location.path().join(&run_id);
-    if release_dir.join("manifest.json").exists() {
-        return Err(StorageError::AlreadyReleased {
-            run_id,
-            path: release_dir,
-        }
-        .into());
+    if storage::is_released(&pipeline.output.location, &run_id).await? {
+        let path = PathBuf::from(pipeline.output.location.join(&run_id).to_string());
+        return Err(StorageError::AlreadyReleased { run_id, path }.into());
     }
-    charge_lifetime(pipeline, &run_id)?;
-    let staging = pipeline
-        .output
-        .staging
-        .path()
-        .join(&pipeline.name)
-        .join(&run_id);
+    let staging = pipeline.output.staging.join(&pipeline.name).join(&run_id);
+    let checkpoint_folder = staging.join(crate::checkpoint::FOLDER);
+    // A resumed run reads its checkpoint before any row: a wrong run id or a changed pipeline
+    // is refused having read nothing.
+    let resumed = match start {
+        Start::Fresh if crate::checkpoint::exists(&checkpoint_folder) => {
+            return Err(crate::checkpoint::CheckpointError::Exists {
+                run_id,
+                path: checkpoint_folder,
+            }
+            .into());
+        }
+        Start::Fresh => None,
+        Start::Resume => Some(crate::checkpoint::load(
+            &checkpoint_folder,
+            &run_id,
+            &pipeline.config_hash,
+            &plan.device,
+        )?),
+    };
+    charge_lifetime(pipeline, &run_id, resumed.is_some())?;
     std::fs::create_dir_all(&staging).map_err(storage::io_error_of(&staging))?;
-    tracing::info!(run_id = %run_id, staging = %staging.display(), "run started");
+    match &resumed {
+        Some((meta, _)) => tracing::info!(
+            run_id = %run_id,
+            staging = %staging.display(),
+            steps_done = meta.steps_done,
+            "run resumed from its checkpoint"
+        ),
+        None => tracing::info!(run_id = %run_id, staging = %staging.display(), "run started"),
+    }
 
     let ctx = storage::session_context();
     let batches = storage::read_source(&ctx, &plan.source).await?;
@@ -119,16 +146,40 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         "source read and split"
     );
 
-    // DP preprocessing of the columns without public metadata, charged before it runs.
-    let mut ledger = PrivacyLedger::new(plan.accountant, pipeline.privacy.delta);
-    if let Some(design) = &plan.preprocessing {
-        ledger.charge(design.ledger_entry());
-    }
-    let codec = plan.schema.fit(
-        &train,
-        plan.preprocessing.as_ref(),
-        &mut PrivacyRng::from_os(),
-    )?;
+    let (mut ledger, codec, resume_state) = match resumed {
+        // The checkpoint's DP metadata and ledger: fitted and charged once, when the run began.
+        Some((meta, state)) => {
+            let codec = plan.schema.restore(meta.columns).map_err(|reason| {
+                crate::checkpoint::CheckpointError::Unreadable {
+                    path: checkpoint_folder.clone(),
+                    reason,
+                }
+            })?;
+            let ledger =
+                PrivacyLedger::restore(plan.accountant, pipeline.privacy.delta, meta.ledger);
+            (ledger, codec, Some(state))
+        }
+        None => {
+            // DP preprocessing of the columns without public metadata, charged before it runs.
+            let mut ledger = PrivacyLedger::new(plan.accountant, pipeline.privacy.delta);
+            if let Some(design) = &plan.preprocessing {
+                ledger.charge(design.ledger_entry());
+            }
+            let codec = plan.schema.fit(
+                &train,
+                plan.preprocessing.as_ref(),
+                &mut PrivacyRng::from_os(),
+            )?;
+            (ledger, codec, None)
+        }
+    };
+    let checkpoints = crate::checkpoint::Checkpointer {
+        folder: checkpoint_folder.clone(),
+        every: pipeline.training.checkpoint_every,
+        run_id: run_id.clone(),
+        config_hash: pipeline.config_hash.clone(),
+        columns: codec.columns().iter().map(|c| c.role.clone()).collect(),
+    };
 
     let device = plan.device.clone();
     let encoded = codec.encode(&train, &mut seeded_stream(pipeline.training.seed, 3))?;
@@ -144,10 +195,13 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         &mut ledger,
         &mut init,
         &device,
+        &checkpoints,
+        resume_state,
     )?;
     let training_seconds = training_started.elapsed().as_secs_f64();
     drop(train_tensor);
 
+    crate::interrupt::check()?;
     let epsilon = ledger.epsilon()?;
     tracing::info!(
         epsilon,
@@ -174,7 +228,10 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         &mut sampling,
         &device,
     )
-    .map(|batch| batch.map_err(Error::from))
+    .map(|batch| {
+        crate::interrupt::check()?;
+        batch.map_err(Error::from)
+    })
     .inspect(|batch| {
         if let Ok(batch) = batch {
             progress.advance(batch.num_rows() as u64, false);
@@ -184,6 +241,7 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)?;
     tracing::info!(rows = staged.rows, "synthetic table staged");
 
+    crate::interrupt::check()?;
     let synthetic_table =
         crate::evaluate::read_table(path_str(&synthetic_path)?, std::path::Path::new(".")).await?;
     let columns = plan.schema.learned_columns();
@@ -233,27 +291,29 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
         .report
         .location
         .as_ref()
-        .map_or_else(
-            || staging.clone(),
-            |l| l.path().join(&pipeline.name).join(&run_id),
-        )
+        .map_or_else(|| staging.clone(), |l| l.join(&pipeline.name).join(&run_id))
         .join("report.html");
     report::write_html(&report_json, &html_path)?;
     tracing::info!(report = %html_path.display(), "report written");
 
+    // the last moment a signal can stop the release: after it, publishing runs to the end
+    crate::interrupt::check()?;
     let release = if verdict.passed {
         let dir = storage::publish(
             &pipeline.output.location,
             &run_id,
             &[synthetic_path],
             |files| serde_json::to_vec_pretty(&report::manifest(&input, files)).unwrap_or_default(),
-        )?;
-        tracing::info!(release = %dir.display(), "released");
+        )
+        .await?;
+        tracing::info!(release = %dir, "released");
         Some(dir)
     } else {
         tracing::warn!(report = %report_path.display(), "the gate refused the release; nothing was published");
         None
     };
+    // The run is over: there is nothing left to resume.
+    crate::checkpoint::remove(&checkpoint_folder);
     Ok(RunOutcome {
         run_id,
         released: release.is_some(),
@@ -271,11 +331,31 @@ pub async fn run(plan: Plan, run_id: Option<String>) -> Result<RunOutcome, Error
 }
 
 /// Charges the run's whole planned budget to the source's lifetime ledger, if it has one,
-/// before any row is read; refuses when the ledger's limit would be passed.
-fn charge_lifetime(pipeline: &crate::config::Pipeline, run_id: &str) -> Result<(), Error> {
+/// before any row is read; refuses when the ledger's limit would be passed. A resumed run that
+/// the ledger already records is not charged again: its first start paid for all of it.
+fn charge_lifetime(
+    pipeline: &crate::config::Pipeline,
+    run_id: &str,
+    resumed: bool,
+) -> Result<(), Error> {
     let Some(location) = &pipeline.privacy.ledger else {
         return Ok(());
     };
+    if resumed {
+        let recorded =
+            crate::privacy::lifetime::read(location, &pipeline.source.location.to_string())?;
+        if recorded
+            .runs
+            .iter()
+            .any(|r| r.run_id == run_id && r.pipeline == pipeline.name)
+        {
+            tracing::info!(
+                lifetime_epsilon_spent = recorded.epsilon(),
+                "the source's lifetime ledger already holds this run"
+            );
+            return Ok(());
+        }
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -288,7 +368,7 @@ fn charge_lifetime(pipeline: &crate::config::Pipeline, run_id: &str) -> Result<(
         delta: pipeline.privacy.delta,
     };
     let ledger = crate::privacy::lifetime::charge(
-        location.path(),
+        location,
         &pipeline.source.location.to_string(),
         entry,
         pipeline.privacy.lifetime_epsilon,

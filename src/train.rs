@@ -6,9 +6,11 @@
 
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::Optimizer;
 
+use crate::checkpoint::{Checkpointer, RngState, TrainingState};
+use crate::model::adam::{Adam, AdamParameters};
 use crate::model::per_example::{DpSgdParameters, private_step};
 use crate::model::{Discriminator, Generator, InitRng, ModelError, softplus};
 use crate::privacy::{PrivacyLedger, PrivacyRng};
@@ -45,21 +47,50 @@ const GENERATOR_AVERAGE_DECAY: f64 = 0.99;
 /// The ledger entry name of the discriminator's DP-SGD steps.
 pub const DISCRIMINATOR_PURPOSE: &str = "discriminator DP-SGD";
 
-fn adam(vars: Vec<candle_core::Var>, learning_rate: f64) -> candle_core::Result<AdamW> {
-    // Adam without weight decay; beta1 = 0.5 as is usual for GANs (Radford et al. 2016).
-    AdamW::new(
+fn adam(vars: Vec<Var>, learning_rate: f64) -> candle_core::Result<Adam> {
+    // beta1 = 0.5 as is usual for GANs (Radford et al. 2016).
+    Adam::new(
         vars,
-        ParamsAdamW {
-            lr: learning_rate,
+        AdamParameters {
+            learning_rate,
             beta1: 0.5,
             beta2: 0.9,
             eps: 1e-8,
-            weight_decay: 0.0,
         },
     )
 }
 
+fn values(vars: &[Var]) -> Vec<Tensor> {
+    vars.iter().map(|v| v.as_tensor().clone()).collect()
+}
+
+fn set_values(vars: &[Var], tensors: &[Tensor], what: &str) -> candle_core::Result<()> {
+    if vars.len() != tensors.len() {
+        return Err(candle_core::Error::Msg(format!(
+            "the checkpoint's {what} has {} variables, the planned model {}",
+            tensors.len(),
+            vars.len()
+        )));
+    }
+    for (var, tensor) in vars.iter().zip(tensors) {
+        if var.shape() != tensor.shape() {
+            return Err(candle_core::Error::Msg(format!(
+                "the checkpoint's {what} has a variable of shape {:?}, the planned model {:?}",
+                tensor.shape(),
+                var.shape()
+            )));
+        }
+        var.set(tensor)?;
+    }
+    Ok(())
+}
+
 /// Trains a generator on `train: (rows, encoded_width)` and returns its weight average.
+///
+/// With `resume`, training continues from that state, whose steps `ledger` already holds; every
+/// `checkpoints.every` steps, at the end, and when a signal stops it, the state is saved with the
+/// ledger of exactly the steps it has taken.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     plan: &TrainingPlan,
     codec: &TableCodec,
@@ -67,6 +98,8 @@ pub fn train(
     ledger: &mut PrivacyLedger,
     init: &mut InitRng,
     device: &Device,
+    checkpoints: &Checkpointer,
+    resume: Option<TrainingState>,
 ) -> Result<Generator, ModelError> {
     let rows = train.dim(0)?;
     let width = codec.encoded_width();
@@ -85,6 +118,48 @@ pub fn train(
     // post-processing, free of privacy cost, and steadier than the last iterate of a GAN.
     let averaged = generator.independent_copy()?;
     let mut generator_updates = 0u64;
+    let mut steps_done = 0u64;
+    if let Some(state) = resume {
+        set_values(&generator.vars(), &state.generator, "generator")?;
+        set_values(&averaged.vars(), &state.averaged, "generator average")?;
+        set_values(&discriminator.vars(), &state.discriminator, "discriminator")?;
+        let (updates, moments) = &state.generator_optimizer;
+        generator_optimizer.restore(*updates, moments)?;
+        let (updates, moments) = &state.discriminator_optimizer;
+        discriminator_optimizer.restore(*updates, moments)?;
+        init.0 = state.init_rng.restore().map_err(candle_core::Error::Msg)?;
+        generator_updates = state.generator_updates;
+        steps_done = state.steps_done;
+        if ledger.dp_sgd_steps() != steps_done {
+            return Err(ModelError::Tensor(candle_core::Error::Msg(format!(
+                "the checkpoint's ledger counts {} steps, its weights {steps_done}",
+                ledger.dp_sgd_steps()
+            ))));
+        }
+    }
+    let save = |steps_done: u64,
+                generator_updates: u64,
+                generator_optimizer: &Adam,
+                discriminator_optimizer: &Adam,
+                init: &InitRng,
+                ledger: &PrivacyLedger| {
+        let state = TrainingState {
+            steps_done,
+            generator_updates,
+            generator: values(&generator.vars()),
+            averaged: values(&averaged.vars()),
+            discriminator: values(&discriminator.vars()),
+            generator_optimizer: (generator_optimizer.steps(), generator_optimizer.moments()),
+            discriminator_optimizer: (
+                discriminator_optimizer.steps(),
+                discriminator_optimizer.moments(),
+            ),
+            init_rng: RngState::of(&init.0),
+        };
+        checkpoints
+            .save(&state, ledger)
+            .map_err(ModelError::Checkpoint)
+    };
     let mut privacy_rng = PrivacyRng::from_os();
     let fake_rows = plan.expected_batch_size.round().max(1.0) as usize;
     let parameters = DpSgdParameters {
@@ -94,6 +169,7 @@ pub fn train(
     };
     tracing::info!(
         steps = plan.steps,
+        resumed_at = steps_done,
         discriminator_parameters = discriminator.parameter_count(),
         encoded_width = width,
         "training started"
@@ -101,8 +177,23 @@ pub fn train(
 
     let started = Instant::now();
     let mut progress = crate::progress::Progress::new("training", "steps", plan.steps);
+    progress.advance(steps_done, true);
     let mut last_generator_loss = f32::NAN;
-    for step in 1..=plan.steps {
+    for step in steps_done + 1..=plan.steps {
+        if let Err(source) = crate::interrupt::check() {
+            save(
+                step - 1,
+                generator_updates,
+                &generator_optimizer,
+                &discriminator_optimizer,
+                init,
+                ledger,
+            )?;
+            return Err(ModelError::Interrupted {
+                step: step - 1,
+                source,
+            });
+        }
         let fake = generate_train(&generator, fake_rows, init, device)?.detach();
         let selected = privacy_rng.poisson_sample(rows, plan.sampling_rate);
         let real = select_rows(train, &selected, width, device)?;
@@ -143,7 +234,20 @@ pub fn train(
                 });
             }
         }
-        if progress.advance(1, true) {
+        // A checkpoint comes before each progress line: the losses a line shows depend on the
+        // noisy gradients so far, so they must belong to steps a resumed run keeps and counts.
+        let log_due = progress.advance(1, true);
+        if log_due || checkpoints.due(step, plan.steps) {
+            save(
+                step,
+                generator_updates,
+                &generator_optimizer,
+                &discriminator_optimizer,
+                init,
+                ledger,
+            )?;
+        }
+        if log_due {
             tracing::info!(
                 step,
                 of = plan.steps,

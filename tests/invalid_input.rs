@@ -104,17 +104,35 @@ fn check_with_a_wrong_column_names_the_check() {
 }
 
 #[test]
-fn remote_urls_are_not_supported_yet() {
+fn urls_synthgate_cannot_use_are_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = demo_pipeline_in(dir.path(), "");
-    synthgate()
-        .arg("check")
-        .arg(&path)
-        .args(["--set", "source.url=s3://bucket/people.parquet"])
-        .assert()
-        .code(2)
-        .stderr(contains("s3://"))
+    let check = |key_value: &str| {
+        synthgate()
+            .arg("check")
+            .arg(&path)
+            .args(["--set", key_value])
+            .assert()
+            .code(2)
+    };
+    check("source.url=ftp://host/people.parquet")
+        .stderr(contains("ftp://"))
         .stderr(contains("not supported yet"));
+    check("output.staging_url=s3://bucket/staging")
+        .stderr(contains("output.staging_url"))
+        .stderr(contains("not supported yet"));
+    check("privacy.ledger=gs://bucket/ledger.json")
+        .stderr(contains("privacy.ledger"))
+        .stderr(contains("not supported yet"));
+    check("report.url=az://container/reports")
+        .stderr(contains("report.url"))
+        .stderr(contains("not supported yet"));
+    // credentials in a URL are refused, and not echoed
+    let refused = check("output.url=s3://AKIAEXAMPLE:hunter22@bucket/out")
+        .stderr(contains("output.url"))
+        .stderr(contains("environment"));
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).to_string();
+    assert!(!stderr.contains("hunter22"), "{stderr}");
 }
 
 #[test]

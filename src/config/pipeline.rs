@@ -96,8 +96,8 @@ pub struct PrivacySpec {
     pub preprocessing_share: f64,
     /// Share of rows held out.
     pub holdout_fraction: f64,
-    /// The source's lifetime ledger, charged before a run reads a row.
-    pub ledger: Option<Location>,
+    /// The source's lifetime ledger (a local file), charged before a run reads a row.
+    pub ledger: Option<PathBuf>,
     /// Largest epsilon all runs recorded in the ledger may spend together.
     pub lifetime_epsilon: Option<f64>,
     /// The accountant of the ledger and of calibration.
@@ -127,6 +127,8 @@ pub struct TrainingSpec {
     pub device: String,
     /// Seed of initialisation, split and sampling.
     pub seed: u64,
+    /// Discriminator steps between checkpoints; 0 saves only at the end and on a signal.
+    pub checkpoint_every: u64,
 }
 
 /// `[output]`
@@ -136,8 +138,8 @@ pub struct OutputSpec {
     pub rows: usize,
     /// Release location.
     pub location: Location,
-    /// Staging location.
-    pub staging: Location,
+    /// Staging folder (local).
+    pub staging: PathBuf,
 }
 
 /// One user SQL check.
@@ -229,7 +231,7 @@ pub struct UtilitySpec {
 #[derive(Debug, Clone)]
 pub struct ReportSpec {
     /// Folder under which `<run id>/report.html` goes; `None`: the run's staging folder.
-    pub location: Option<Location>,
+    pub location: Option<PathBuf>,
     /// Whether the pipeline allows the report under `output.url`.
     pub public: bool,
 }
@@ -318,6 +320,26 @@ impl Context<'_> {
         let value = value.ok_or_else(|| self.missing(key))?;
         Location::parse(&value, base).map_err(|error| self.invalid(key, error.to_string()))
     }
+
+    /// A location that must be on the local file system (`why` says why, for the error).
+    fn local_path(
+        &self,
+        key: &str,
+        value: Option<String>,
+        base: &Path,
+        why: &str,
+    ) -> Result<PathBuf, ConfigError> {
+        match self.location(key, value, base)? {
+            Location::Local(path) => Ok(path),
+            Location::Remote(url) => Err(self.invalid(
+                key,
+                format!(
+                    "{}:// is not supported yet here: {why}; use a local path",
+                    url.scheme()
+                ),
+            )),
+        }
+    }
 }
 
 /// Checks every value of the merged pipeline and resolves its paths against `base_dir`.
@@ -382,7 +404,12 @@ pub(super) fn validate(
         accountant,
         ledger: match privacy.ledger {
             None => None,
-            Some(url) => Some(cx.location("privacy.ledger", Some(url), base_dir)?),
+            Some(url) => Some(cx.local_path(
+                "privacy.ledger",
+                Some(url),
+                base_dir,
+                "the ledger is updated under a lock, which object stores do not offer here",
+            )?),
         },
         lifetime_epsilon: match privacy.lifetime_epsilon {
             None => None,
@@ -444,15 +471,34 @@ pub(super) fn validate(
         continuous_encoding,
         device,
         seed: training.seed.ok_or_else(|| cx.missing("training.seed"))?,
+        checkpoint_every: training
+            .checkpoint_every
+            .ok_or_else(|| cx.missing("training.checkpoint_every"))?,
     };
 
     let output = raw.output.unwrap_or_default();
     let output = OutputSpec {
         rows: cx.count("output.rows", output.rows)?,
         location: cx.location("output.url", output.url, base_dir)?,
-        staging: cx.location("output.staging_url", output.staging_url, base_dir)?,
+        staging: cx.local_path(
+            "output.staging_url",
+            output.staging_url,
+            base_dir,
+            "staging holds the unreleased table and the checkpoints",
+        )?,
     };
-    if output.staging.is_inside(&output.location) {
+    if let Location::Remote(url) = &output.location
+        && !url.is_writable()
+    {
+        return Err(cx.invalid(
+            "output.url",
+            crate::storage::StorageError::ReadOnly {
+                url: url.to_string(),
+            }
+            .to_string(),
+        ));
+    }
+    if Location::Local(output.staging.clone()).is_inside(&output.location) {
         return Err(cx.invalid(
             "output.staging_url",
             "the staging location must not be inside output.url, which may be public",
@@ -592,13 +638,18 @@ pub(super) fn validate(
     let report = ReportSpec {
         location: match report.url {
             None => None,
-            Some(url) => Some(cx.location("report.url", Some(url), base_dir)?),
+            Some(url) => Some(cx.local_path(
+                "report.url",
+                Some(url),
+                base_dir,
+                "the report is written to a local folder",
+            )?),
         },
         public: report.public.unwrap_or(false),
     };
     if let Some(location) = &report.location
         && !report.public
-        && location.is_inside(&output.location)
+        && Location::Local(location.clone()).is_inside(&output.location)
     {
         return Err(cx.invalid(
             "report.url",

@@ -169,6 +169,8 @@ pub struct RawTraining {
     pub device: Option<String>,
     /// Seed of initialisation, split and output sampling.
     pub seed: Option<u64>,
+    /// Discriminator steps between checkpoints (0: only at the end and on a signal).
+    pub checkpoint_every: Option<u64>,
 }
 
 /// `[output]`

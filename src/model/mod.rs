@@ -6,6 +6,7 @@
 //! before any parameter changes; the generator never sees a real row, only the discriminator's
 //! output on generated rows, so it is post-processing of a DP mechanism.
 
+pub mod adam;
 mod discriminator;
 mod generator;
 mod layers;
@@ -29,6 +30,18 @@ pub enum ModelError {
         /// which loss
         which: &'static str,
     },
+    /// SIGINT or SIGTERM arrived during training; the state was checkpointed.
+    #[error("training stopped after discriminator step {step}, checkpointed")]
+    Interrupted {
+        /// the last step taken
+        step: u64,
+        /// the signal
+        #[source]
+        source: crate::interrupt::Interrupted,
+    },
+    /// A checkpoint could not be saved.
+    #[error("cannot save a checkpoint")]
+    Checkpoint(#[source] crate::checkpoint::Error),
     /// The requested device is not available in this build.
     #[error("device `{0}` is not available: build with `--features cuda` and check the GPU")]
     DeviceUnavailable(String),

@@ -1,6 +1,6 @@
 //! The privacy ledger: every mechanism a run applies to real data, and their composition.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::pld::{DEFAULT_INTERVAL, PrivacyLossDistribution};
 use super::{PrivacyError, rdp};
@@ -45,7 +45,7 @@ impl std::str::FromStr for Accountant {
 }
 
 /// One mechanism charged to the ledger.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mechanism", rename_all = "snake_case")]
 pub enum LedgerEntry {
     /// DP-SGD steps of the discriminator: Poisson-subsampled Gaussian.
@@ -92,6 +92,16 @@ impl PrivacyLedger {
             accountant,
             delta,
             entries: Vec::new(),
+        }
+    }
+
+    /// A ledger holding `entries`, as a checkpoint recorded them: the run that resumes from it
+    /// has already spent them.
+    pub fn restore(accountant: Accountant, delta: f64, entries: Vec<LedgerEntry>) -> Self {
+        Self {
+            accountant,
+            delta,
+            entries,
         }
     }
 

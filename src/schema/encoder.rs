@@ -15,6 +15,7 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, Stri
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::SchemaError;
 use super::numeric;
@@ -42,7 +43,7 @@ pub enum OutputHead {
 }
 
 /// Where a column's metadata came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Provenance {
     /// Declared in the pipeline or implied by the type: free.
     Public,
@@ -51,7 +52,7 @@ pub enum Provenance {
 }
 
 /// The map of a numeric column's values to [-1, 1].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Transform {
     /// Linear from the bounds to [-1, 1] (min-max scaling).
     MinMax,
@@ -68,11 +69,12 @@ pub enum Transform {
 }
 
 /// The encoder of a numeric column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericEncoder {
     /// column name
     pub name: String,
     /// Arrow type of the source and the release
+    #[serde(with = "data_type_text")]
     pub data_type: DataType,
     /// whether the release may hold nulls (the encoding then has a null indicator); when not,
     /// a null in the source encodes as the middle of the range
@@ -92,11 +94,12 @@ pub struct NumericEncoder {
 }
 
 /// The encoder of a categorical column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoricalEncoder {
     /// column name
     pub name: String,
     /// Arrow type of the source and the release
+    #[serde(with = "data_type_text")]
     pub data_type: DataType,
     /// whether the release may hold nulls (the encoding then has a null slot); when not, a
     /// null in the source encodes as "other"
@@ -110,12 +113,31 @@ pub struct CategoricalEncoder {
 }
 
 /// The encoder of one learned column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ColumnEncoder {
     /// A number, date, time or timestamp.
     Numeric(NumericEncoder),
     /// A string or boolean from a list of categories.
     Categorical(CategoricalEncoder),
+}
+
+/// An Arrow type as its display text (`Int64`, `Timestamp(µs, "UTC")`), which Arrow parses
+/// back to the same type.
+mod data_type_text {
+    use datafusion::arrow::datatypes::DataType;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        data_type: &DataType,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(data_type)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DataType, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 pub(super) fn is_string(data_type: &DataType) -> bool {
@@ -559,6 +581,48 @@ mod tests {
     use datafusion::arrow::datatypes::{Int32Type, TimeUnit};
     use proptest::prelude::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn encoders_survive_a_checkpoint_as_json_with_their_arrow_types() {
+        let types = [
+            DataType::Int64,
+            DataType::Decimal128(12, 2),
+            DataType::Date32,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("+02:00".into())),
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        ];
+        for data_type in types {
+            let encoders = [
+                ColumnEncoder::Numeric(NumericEncoder {
+                    name: "n".into(),
+                    data_type: data_type.clone(),
+                    nulls: true,
+                    null_share: Some(0.125),
+                    grid: Some(0.01),
+                    low: -3.25,
+                    high: 1e12 + 0.37,
+                    transform: Transform::Cdf {
+                        edges: vec![-3.25, 0.1, 1e12 + 0.37],
+                        cumulative: vec![0.0, 0.3333333333333333, 1.0],
+                    },
+                    provenance: Provenance::Private,
+                }),
+                ColumnEncoder::Categorical(CategoricalEncoder {
+                    name: "c".into(),
+                    data_type: data_type.clone(),
+                    nulls: false,
+                    null_share: None,
+                    categories: vec!["a".into(), "é\"".into()],
+                    provenance: Provenance::Public,
+                }),
+            ];
+            for encoder in encoders {
+                let json = serde_json::to_string(&encoder).unwrap();
+                let back: ColumnEncoder = serde_json::from_str(&json).unwrap();
+                assert_eq!(back, encoder, "{json}");
+            }
+        }
+    }
 
     /// Encodes `array`, then decodes the encoded rows as if the generator had produced them.
     fn round_trip(encoder: &ColumnEncoder, array: ArrayRef) -> ArrayRef {

@@ -152,7 +152,7 @@ pub enum SchemaError {
 }
 
 /// What happens to one source column once its metadata is known.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ColumnRole {
     /// Learned by the model through this encoder.
     Learned(ColumnEncoder),
@@ -320,6 +320,45 @@ impl SchemaPlan {
                     });
                 }
             };
+            columns.push(ColumnPlan {
+                field: plan.field.clone(),
+                role,
+            });
+        }
+        Ok(TableCodec {
+            columns,
+            output_schema: self.output_schema.clone(),
+        })
+    }
+
+    /// The codec a checkpoint recorded (`roles`, in source column order), once it is checked to
+    /// fit this plan: same columns, same types, public metadata unchanged. Reads no row and
+    /// spends nothing: the DP metadata was paid for when it was first fitted.
+    pub fn restore(&self, roles: Vec<ColumnRole>) -> Result<TableCodec, String> {
+        if roles.len() != self.columns.len() {
+            return Err(format!(
+                "it records {} columns, the source has {}",
+                roles.len(),
+                self.columns.len()
+            ));
+        }
+        let mut columns = Vec::with_capacity(roles.len());
+        for (plan, role) in self.columns.iter().zip(roles) {
+            let name = plan.field.name();
+            let fits = match (&plan.role, &role) {
+                (PlannedRole::Ready(ready), restored) => ready == restored,
+                (PlannedRole::Pending(_), ColumnRole::Learned(encoder)) => {
+                    let (encoder_name, data_type) = match encoder {
+                        ColumnEncoder::Numeric(e) => (&e.name, &e.data_type),
+                        ColumnEncoder::Categorical(e) => (&e.name, &e.data_type),
+                    };
+                    encoder_name == name && data_type == plan.field.data_type()
+                }
+                (PlannedRole::Pending(_), _) => false,
+            };
+            if !fits {
+                return Err(format!("column `{name}` is not planned as it records it"));
+            }
             columns.push(ColumnPlan {
                 field: plan.field.clone(),
                 role,

@@ -3,12 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use super::StorageError;
+use super::remote::{RemoteUrl, SCHEMES};
 
-/// A resolved location. Only the local file system is reachable in this version.
+/// A resolved location: a local path or an object-store URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A path on the local file system, absolute or relative to the working directory.
     Local(PathBuf),
+    /// `s3://`, `gs://`, `az://` or `http(s)://`, reached through object_store.
+    Remote(RemoteUrl),
 }
 
 impl Location {
@@ -17,6 +20,9 @@ impl Location {
         let path = if let Some(rest) = text.strip_prefix("file://") {
             PathBuf::from(rest)
         } else if let Some((scheme, _)) = text.split_once("://") {
+            if SCHEMES.contains(&scheme) {
+                return Ok(Location::Remote(RemoteUrl::parse(text)?));
+            }
             return Err(StorageError::UnsupportedScheme {
                 url: redact_url(text),
                 scheme: scheme.to_owned(),
@@ -34,27 +40,42 @@ impl Location {
         }))
     }
 
-    /// The local path.
-    pub fn path(&self) -> &Path {
+    /// The local path, when the location is local.
+    pub fn local(&self) -> Option<&Path> {
         match self {
-            Location::Local(path) => path,
+            Location::Local(path) => Some(path),
+            Location::Remote(_) => None,
         }
     }
 
     /// A location below this one.
     pub fn join(&self, part: &str) -> Location {
-        Location::Local(self.path().join(part))
+        match self {
+            Location::Local(path) => Location::Local(path.join(part)),
+            Location::Remote(url) => Location::Remote(url.join(part)),
+        }
     }
 
-    /// Whether this location is `other` or lies below it.
+    /// Whether this location is `other` or lies below it (lexically).
     pub fn is_inside(&self, other: &Location) -> bool {
-        normalise(self.path()).starts_with(normalise(other.path()))
+        match (self, other) {
+            (Location::Local(a), Location::Local(b)) => normalise(a).starts_with(normalise(b)),
+            (Location::Remote(a), Location::Remote(b)) => {
+                let (a, b) = (a.to_string(), b.to_string());
+                let b = b.trim_end_matches('/');
+                a == b || a.starts_with(&format!("{b}/"))
+            }
+            _ => false,
+        }
     }
 }
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.path().display())
+        match self {
+            Location::Local(path) => write!(f, "{}", path.display()),
+            Location::Remote(url) => write!(f, "{url}"),
+        }
     }
 }
 
@@ -73,8 +94,9 @@ fn normalise(path: &Path) -> PathBuf {
     out
 }
 
-/// A URL with any `user:password@` part removed, safe to print.
-fn redact_url(url: &str) -> String {
+/// A URL with any `user:password@` part and any query removed, safe to print.
+pub(super) fn redact_url(url: &str) -> String {
+    let url = url.split(['?', '#']).next().unwrap_or(url);
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.split_once('@') {
             Some((_, host)) if !rest.split('/').next().unwrap_or("").is_empty() => {
@@ -93,16 +115,29 @@ mod tests {
     #[test]
     fn relative_paths_resolve_against_the_base() {
         let location = Location::parse("data/x.parquet", Path::new("/pipelines")).unwrap();
-        assert_eq!(location.path(), Path::new("/pipelines/data/x.parquet"));
+        assert_eq!(
+            location.local(),
+            Some(Path::new("/pipelines/data/x.parquet"))
+        );
         let url = Location::parse("file:///abs/x.parquet", Path::new("/pipelines")).unwrap();
-        assert_eq!(url.path(), Path::new("/abs/x.parquet"));
+        assert_eq!(url.local(), Some(Path::new("/abs/x.parquet")));
     }
 
     #[test]
-    fn remote_schemes_are_refused_without_credentials_in_the_message() {
+    fn object_store_schemes_parse_and_others_are_refused_without_credentials() {
+        let remote = Location::parse("s3://bucket/releases", Path::new("/")).unwrap();
+        assert_eq!(remote.to_string(), "s3://bucket/releases");
+        assert!(remote.local().is_none());
+        assert!(remote.join("run").is_inside(&remote));
+        let other = Location::parse("s3://bucket/releases-2", Path::new("/")).unwrap();
+        assert!(!other.is_inside(&remote));
         let error = Location::parse("s3://key:secret@bucket/x", Path::new("/")).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("s3://"), "{message}");
+        assert!(!message.contains("secret"), "{message}");
+        let error = Location::parse("ftp://user:secret@host/x", Path::new("/")).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("ftp://"), "{message}");
         assert!(!message.contains("secret"), "{message}");
     }
 

@@ -8,12 +8,13 @@
 mod location;
 mod parquet_io;
 mod publish;
+pub mod remote;
 
 pub use location::Location;
 pub use parquet_io::{
     SourceInfo, StagedFile, inspect_source, read_source, session_context, write_parquet,
 };
-pub use publish::{ReleasedFile, publish};
+pub use publish::{ReleasedFile, is_released, publish, read_latest, sha256_hex};
 
 use std::path::PathBuf;
 
@@ -21,12 +22,41 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The URL names a scheme this version cannot reach.
-    #[error("`{url}`: the {scheme}:// scheme is not supported yet; use a local path or file://")]
+    #[error(
+        "`{url}`: the {scheme}:// scheme is not supported yet; use a local path, file://, \
+         s3://, gs://, az:// or http(s)://"
+    )]
     UnsupportedScheme {
         /// the URL as written
         url: String,
         /// its scheme
         scheme: String,
+    },
+    /// An object-store URL that cannot be used as written.
+    #[error("`{url}`: {reason}")]
+    BadUrl {
+        /// the URL, without credentials
+        url: String,
+        /// what is wrong
+        reason: String,
+    },
+    /// A location that can only be read was asked to take a write.
+    #[error(
+        "`{url}`: http(s):// locations can only be read; release to s3://, gs://, az:// or a local folder"
+    )]
+    ReadOnly {
+        /// the URL
+        url: String,
+    },
+    /// An object store refused or failed an operation.
+    #[error("object store {url}: cannot {operation}: {reason}")]
+    Store {
+        /// the URL
+        url: String,
+        /// what was tried
+        operation: &'static str,
+        /// the store's error, credentials blanked
+        reason: String,
     },
     /// The source does not exist.
     #[error("source {path} does not exist")]
@@ -91,6 +121,8 @@ impl StorageError {
         matches!(
             self,
             StorageError::UnsupportedScheme { .. }
+                | StorageError::BadUrl { .. }
+                | StorageError::ReadOnly { .. }
                 | StorageError::NotFound { .. }
                 | StorageError::EmptyFolder { .. }
                 | StorageError::BadParquet { .. }

@@ -2,15 +2,21 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::{ArrowWriter, parquet_to_arrow_schema};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
 
+use super::remote::{RemoteUrl, redact_credentials};
 use super::{Location, StorageError, io_error};
 
 /// A DataFusion session that keeps Parquet's Arrow types as written (no view types), so the
@@ -26,8 +32,10 @@ pub fn session_context() -> SessionContext {
 /// What the Parquet footers say about a source, without reading a row.
 #[derive(Debug, Clone)]
 pub struct SourceInfo {
-    /// The files, sorted by path.
+    /// The files, sorted by path: local paths or object-store URLs.
     pub files: Vec<PathBuf>,
+    /// The object store the files are in, with the root DataFusion registers it at.
+    pub store: Option<(url::Url, Arc<dyn ObjectStore>)>,
     /// The Arrow schema (the same in every file).
     pub schema: SchemaRef,
     /// Total rows, public in synthgate's privacy model.
@@ -35,8 +43,136 @@ pub struct SourceInfo {
 }
 
 /// Lists the source's files and reads their footers: schema and row counts.
-pub fn inspect_source(location: &Location) -> Result<SourceInfo, StorageError> {
-    let path = location.path();
+pub async fn inspect_source(location: &Location) -> Result<SourceInfo, StorageError> {
+    match location {
+        Location::Local(path) => inspect_local(path),
+        Location::Remote(url) => inspect_remote(url).await,
+    }
+}
+
+/// Checks that every file has the first one's schema.
+fn same_schema(
+    schema: &mut Option<SchemaRef>,
+    file_schema: SchemaRef,
+    first: &Path,
+    bad: impl FnOnce(String) -> StorageError,
+) -> Result<(), StorageError> {
+    match schema {
+        None => *schema = Some(file_schema),
+        Some(known) if known.fields() != file_schema.fields() => {
+            return Err(bad(format!(
+                "its schema differs from that of {}",
+                first.display()
+            )));
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
+async fn inspect_remote(url: &RemoteUrl) -> Result<SourceInfo, StorageError> {
+    let store = url.store()?;
+    let objects = if url.object_path().as_ref().ends_with(".parquet") {
+        let meta = store
+            .head(&url.object_path())
+            .await
+            .map_err(|error| match error {
+                object_store::Error::NotFound { .. } => StorageError::NotFound {
+                    path: PathBuf::from(url.to_string()),
+                },
+                other => StorageError::Store {
+                    url: url.to_string(),
+                    operation: "read",
+                    reason: redact_credentials(&other.to_string()),
+                },
+            })?;
+        vec![(meta.location, meta.size)]
+    } else if url.is_writable() {
+        url.list_parquet(&*store).await?
+    } else {
+        return Err(StorageError::BadUrl {
+            url: url.to_string(),
+            reason: "an http(s):// source must name one .parquet file; folders can only be \
+                     listed in s3://, gs:// and az://"
+                .to_owned(),
+        });
+    };
+    if objects.is_empty() {
+        return Err(StorageError::EmptyFolder {
+            path: PathBuf::from(url.to_string()),
+        });
+    }
+    let mut files = Vec::with_capacity(objects.len());
+    let mut schema: Option<SchemaRef> = None;
+    let mut row_count = 0usize;
+    for (object, size) in objects {
+        let file = PathBuf::from(url.url_of(&object));
+        let bad = |reason: String| StorageError::BadParquet {
+            path: file.clone(),
+            reason,
+        };
+        let (rows, file_schema) =
+            remote_footer(&*store, &object, size)
+                .await
+                .map_err(|reason| match reason {
+                    Footer::Store(error) => StorageError::Store {
+                        url: file.display().to_string(),
+                        operation: "read",
+                        reason: redact_credentials(&error.to_string()),
+                    },
+                    Footer::Parquet(error) => bad(format!("not a Parquet file ({error})")),
+                })?;
+        row_count += rows;
+        let first = files.first().cloned().unwrap_or_else(|| file.clone());
+        same_schema(&mut schema, file_schema, &first, bad)?;
+        files.push(file);
+    }
+    let schema = schema.ok_or_else(|| StorageError::EmptyFolder {
+        path: PathBuf::from(url.to_string()),
+    })?;
+    Ok(SourceInfo {
+        files,
+        store: Some((url.root(), store)),
+        schema,
+        row_count,
+    })
+}
+
+enum Footer {
+    Store(object_store::Error),
+    Parquet(ParquetError),
+}
+
+/// Row count and Arrow schema from the footer of a Parquet object of `size` bytes: fetches a
+/// tail of the object, more if the footer asks for it, never the rows.
+async fn remote_footer(
+    store: &dyn ObjectStore,
+    object: &ObjectPath,
+    size: u64,
+) -> Result<(usize, SchemaRef), Footer> {
+    let mut tail = size.min(64 * 1024);
+    let mut reader = ParquetMetaDataReader::new();
+    loop {
+        let bytes = store
+            .get_range(object, size - tail..size)
+            .await
+            .map_err(Footer::Store)?;
+        match reader.try_parse_sized(&bytes, size) {
+            Ok(()) => break,
+            Err(ParquetError::NeedMoreData(needed)) if (needed as u64) > tail => {
+                tail = (needed as u64).min(size);
+            }
+            Err(error) => return Err(Footer::Parquet(error)),
+        }
+    }
+    let metadata = reader.finish().map_err(Footer::Parquet)?;
+    let file = metadata.file_metadata();
+    let schema = parquet_to_arrow_schema(file.schema_descr(), file.key_value_metadata())
+        .map_err(Footer::Parquet)?;
+    Ok((file.num_rows() as usize, Arc::new(schema)))
+}
+
+fn inspect_local(path: &Path) -> Result<SourceInfo, StorageError> {
     if !path.exists() {
         return Err(StorageError::NotFound {
             path: path.to_owned(),
@@ -70,23 +206,14 @@ pub fn inspect_source(location: &Location) -> Result<SourceInfo, StorageError> {
         let builder = ParquetRecordBatchReaderBuilder::try_new(handle)
             .map_err(|error| bad(format!("not a Parquet file ({error})")))?;
         row_count += builder.metadata().file_metadata().num_rows() as usize;
-        let file_schema = builder.schema().clone();
-        match &schema {
-            None => schema = Some(file_schema),
-            Some(first) if first.fields() != file_schema.fields() => {
-                return Err(bad(format!(
-                    "its schema differs from that of {}",
-                    files[0].display()
-                )));
-            }
-            Some(_) => {}
-        }
+        same_schema(&mut schema, builder.schema().clone(), &files[0], bad)?;
     }
     let schema = schema.ok_or_else(|| StorageError::EmptyFolder {
         path: path.to_owned(),
     })?;
     Ok(SourceInfo {
         files,
+        store: None,
         schema,
         row_count,
     })
@@ -97,6 +224,9 @@ pub async fn read_source(
     ctx: &SessionContext,
     info: &SourceInfo,
 ) -> Result<Vec<RecordBatch>, StorageError> {
+    if let Some((root, store)) = &info.store {
+        ctx.register_object_store(root, store.clone());
+    }
     let mut batches = Vec::new();
     for file in &info.files {
         let query_error = |source| StorageError::Query {

@@ -1,10 +1,11 @@
-//! The release protocol on the local file system.
+//! The release protocol, on the local file system and on object stores.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::remote::RemoteUrl;
 use super::{Location, StorageError, io_error};
 
 /// A file of a release, as the manifest lists it.
@@ -18,13 +19,119 @@ pub struct ReleasedFile {
     pub sha256: String,
 }
 
+/// Whether `<output>/<run_id>/manifest.json` exists: the run was released.
+pub async fn is_released(output: &Location, run_id: &str) -> Result<bool, StorageError> {
+    match output {
+        Location::Local(path) => Ok(path.join(run_id).join("manifest.json").exists()),
+        Location::Remote(url) => {
+            let manifest = url.join(run_id).join("manifest.json");
+            manifest.exists(&*url.store()?).await
+        }
+    }
+}
+
+/// The run id `<output>/latest` names, if there is one.
+pub async fn read_latest(output: &Location) -> Result<Option<String>, StorageError> {
+    let bytes = match output {
+        Location::Local(path) => {
+            let latest = path.join("latest");
+            match std::fs::read(&latest) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(&latest)(e)),
+            }
+        }
+        Location::Remote(url) => {
+            let latest = url.join("latest");
+            let store = url.store()?;
+            if !latest.exists(&*store).await? {
+                return Ok(None);
+            }
+            latest.get(&*store).await?
+        }
+    };
+    Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned()))
+}
+
 /// Copies `data_files` into `<output>/<run_id>/`, then writes the manifest that
-/// `make_manifest` builds from the copied files, then points `<output>/latest` at the run.
+/// `make_manifest` builds from the copied files, then points `<output>/latest` at the run;
+/// returns the release's location.
 ///
-/// Each file is written under a temporary name, synced and renamed, so no reader sees a partial
-/// file, and the manifest appears only after every data file is complete.
-pub fn publish<F>(
+/// On a file system each file is written under a temporary name, synced and renamed; on an
+/// object store each file is one put, which the store makes atomic. Either way no reader sees a
+/// partial file, and the manifest appears only after every data file is complete.
+pub async fn publish<F>(
     output: &Location,
+    run_id: &str,
+    data_files: &[PathBuf],
+    make_manifest: F,
+) -> Result<String, StorageError>
+where
+    F: FnOnce(&[ReleasedFile]) -> Vec<u8>,
+{
+    match output {
+        Location::Local(path) => publish_local(path, run_id, data_files, make_manifest)
+            .map(|dir| dir.display().to_string()),
+        Location::Remote(url) => publish_remote(url, run_id, data_files, make_manifest).await,
+    }
+}
+
+fn file_name(source: &Path) -> Result<String, StorageError> {
+    source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| StorageError::BadParquet {
+            path: source.to_owned(),
+            reason: "the staged file has no UTF-8 name".to_owned(),
+        })
+}
+
+async fn publish_remote<F>(
+    output: &RemoteUrl,
+    run_id: &str,
+    data_files: &[PathBuf],
+    make_manifest: F,
+) -> Result<String, StorageError>
+where
+    F: FnOnce(&[ReleasedFile]) -> Vec<u8>,
+{
+    if !output.is_writable() {
+        return Err(StorageError::ReadOnly {
+            url: output.to_string(),
+        });
+    }
+    let store = output.store()?;
+    let release = output.join(run_id);
+    if release.join("manifest.json").exists(&*store).await? {
+        return Err(StorageError::AlreadyReleased {
+            run_id: run_id.to_owned(),
+            path: PathBuf::from(release.to_string()),
+        });
+    }
+    let mut released = Vec::new();
+    for source in data_files {
+        let name = file_name(source)?;
+        let bytes = std::fs::read(source).map_err(io_error(source))?;
+        let entry = ReleasedFile {
+            path: name.clone(),
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        };
+        release.join(&name).put(&*store, bytes).await?;
+        released.push(entry);
+    }
+    let manifest = make_manifest(&released);
+    release.join("manifest.json").put(&*store, manifest).await?;
+    output
+        .join("latest")
+        .put(&*store, format!("{run_id}\n").into_bytes())
+        .await?;
+    Ok(release.to_string())
+}
+
+fn publish_local<F>(
+    output: &Path,
     run_id: &str,
     data_files: &[PathBuf],
     make_manifest: F,
@@ -32,7 +139,7 @@ pub fn publish<F>(
 where
     F: FnOnce(&[ReleasedFile]) -> Vec<u8>,
 {
-    let release_dir = output.path().join(run_id);
+    let release_dir = output.join(run_id);
     if release_dir.join("manifest.json").exists() {
         return Err(StorageError::AlreadyReleased {
             run_id: run_id.to_owned(),
@@ -43,14 +150,7 @@ where
 
     let mut released = Vec::new();
     for source in data_files {
-        let name = source
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| StorageError::BadParquet {
-                path: source.clone(),
-                reason: "the staged file has no UTF-8 name".to_owned(),
-            })?
-            .to_owned();
+        let name = file_name(source)?;
         let bytes = std::fs::read(source).map_err(io_error(source))?;
         write_atomically(&release_dir.join(&name), &bytes)?;
         released.push(ReleasedFile {
@@ -62,11 +162,8 @@ where
 
     let manifest = make_manifest(&released);
     write_atomically(&release_dir.join("manifest.json"), &manifest)?;
-    write_atomically(
-        &output.path().join("latest"),
-        format!("{run_id}\n").as_bytes(),
-    )?;
-    sync_dir(output.path())?;
+    write_atomically(&output.join("latest"), format!("{run_id}\n").as_bytes())?;
+    sync_dir(output)?;
     Ok(release_dir)
 }
 
@@ -103,8 +200,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let staged = dir.path().join("synthetic.parquet");
         std::fs::write(&staged, b"data").unwrap();
-        let output = Location::Local(dir.path().join("out"));
-        let release = publish(&output, "run-1", std::slice::from_ref(&staged), |files| {
+        let output = dir.path().join("out");
+        let release = publish_local(&output, "run-1", std::slice::from_ref(&staged), |files| {
             assert_eq!(files[0].bytes, 4);
             // sha256("data")
             assert_eq!(
@@ -122,7 +219,7 @@ mod tests {
             std::fs::read_to_string(dir.path().join("out/latest")).unwrap(),
             "run-1\n"
         );
-        let again = publish(&output, "run-1", &[staged], |_| b"{}".to_vec());
+        let again = publish_local(&output, "run-1", &[staged], |_| b"{}".to_vec());
         assert!(matches!(again, Err(StorageError::AlreadyReleased { .. })));
     }
 }

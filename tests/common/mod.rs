@@ -79,3 +79,4 @@ pub const PRIVACY_GATE_ONLY: [&str; 10] = [
     "--set",
     "gate.utility_max_auc_loss=1",
 ];
+pub mod s3;
