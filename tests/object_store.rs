@@ -154,6 +154,30 @@ fn a_store_that_refuses_the_manifest_leaves_the_previous_release_in_place() {
         get(&releases, "people-demo/good/manifest.json").unwrap(),
         good
     );
+
+    // the failed run kept its final checkpoint: resumed against the healthy store it publishes
+    // without training again
+    let mut resume = synthgate();
+    for (key, value) in environment(&moto.endpoint()) {
+        resume.env(key, value);
+    }
+    let resumed = resume
+        .env("RUST_LOG", "info")
+        .arg("run")
+        .arg(&pipeline)
+        .args(FEW_STEPS)
+        .args(PRIVACY_GATE_ONLY)
+        .args(["--resume", "broken"])
+        .assert()
+        .code(0);
+    let logs = String::from_utf8_lossy(&resumed.get_output().stderr).to_string();
+    assert!(logs.contains("run resumed from its checkpoint"), "{logs}");
+    assert!(
+        !logs.contains("training progress"),
+        "it trained again: {logs}"
+    );
+    assert!(get(&releases, "people-demo/broken/manifest.json").is_some());
+    assert_eq!(get(&releases, "people-demo/latest").unwrap(), b"broken\n");
 }
 
 #[test]
