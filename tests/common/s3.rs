@@ -1,5 +1,5 @@
 //! A real S3-compatible server for the object-storage tests: moto's server mode (PyPI package
-//! `moto[server]`, which `.ci/run` installs), one per test on a free port of 127.0.0.1; and a
+//! `moto[server]`, which `.ci/run` installs), one per test on a port of 127.0.0.1 it picks; and a
 //! proxy in front of it that refuses chosen writes, to fail a store in the middle of a publish.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -35,14 +35,6 @@ fn moto_server() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A moto server, stopped when dropped.
 pub struct Moto {
     child: Child,
@@ -51,21 +43,42 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts a server and waits until it answers.
+    /// Starts a server on a port it picks itself (no race with other tests for a free port)
+    /// and waits until it says where it listens.
     pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new(moto_server())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start moto_server");
+        let stderr = child.stderr.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        // reads the banner, then drains the log so the server never blocks on a full pipe
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1)
+                    && let Some(sender) = sender.take()
+                {
+                    let _ = sender.send(rest.trim().parse::<u16>().ok());
+                }
+            }
+        });
+        let port = match receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(port)) => port,
+            other => {
+                let _ = child.kill();
+                panic!("moto_server did not say where it listens: {other:?}");
+            }
+        };
         let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "moto_server did not start on {port}"
+                "moto_server does not answer on {port}"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
