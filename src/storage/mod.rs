@@ -14,7 +14,7 @@ pub use location::Location;
 pub use parquet_io::{
     SourceInfo, StagedFile, inspect_source, read_source, session_context, write_parquet,
 };
-pub use publish::{ReleasedFile, is_released, publish, read_latest, sha256_hex};
+pub use publish::{ReleasedFile, is_released, publish, sha256_hex};
 
 use std::path::PathBuf;
 

@@ -76,16 +76,7 @@ async fn inspect_remote(url: &RemoteUrl) -> Result<SourceInfo, StorageError> {
         let meta = store
             .head(&url.object_path())
             .await
-            .map_err(|error| match error {
-                object_store::Error::NotFound { .. } => StorageError::NotFound {
-                    path: PathBuf::from(url.to_string()),
-                },
-                other => StorageError::Store {
-                    url: url.to_string(),
-                    operation: "read",
-                    reason: redact_credentials(&other.to_string()),
-                },
-            })?;
+            .map_err(url.error("read"))?;
         vec![(meta.location, meta.size)]
     } else if url.is_writable() {
         url.list_parquet(&*store).await?

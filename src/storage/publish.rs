@@ -30,29 +30,6 @@ pub async fn is_released(output: &Location, run_id: &str) -> Result<bool, Storag
     }
 }
 
-/// The run id `<output>/latest` names, if there is one.
-pub async fn read_latest(output: &Location) -> Result<Option<String>, StorageError> {
-    let bytes = match output {
-        Location::Local(path) => {
-            let latest = path.join("latest");
-            match std::fs::read(&latest) {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(io_error(&latest)(e)),
-            }
-        }
-        Location::Remote(url) => {
-            let latest = url.join("latest");
-            let store = url.store()?;
-            if !latest.exists(&*store).await? {
-                return Ok(None);
-            }
-            latest.get(&*store).await?
-        }
-    };
-    Ok(Some(String::from_utf8_lossy(&bytes).trim().to_owned()))
-}
-
 /// Copies `data_files` into `<output>/<run_id>/`, then writes the manifest that
 /// `make_manifest` builds from the copied files, then points `<output>/latest` at the run;
 /// returns the release's location.

@@ -116,10 +116,7 @@ impl RemoteUrl {
 
     /// The URL of an object path of this store.
     pub fn url_of(&self, path: &ObjectPath) -> String {
-        format!(
-            "{}{path}",
-            self.root().as_str().trim_end_matches('/').to_owned() + "/"
-        )
+        format!("{}/{path}", self.root().as_str().trim_end_matches('/'))
     }
 
     /// The store, configured from the environment.
@@ -165,7 +162,11 @@ impl RemoteUrl {
         })
     }
 
-    fn error(&self, operation: &'static str) -> impl Fn(object_store::Error) -> StorageError + '_ {
+    /// The storage error of a failed `operation` here; not found is [`StorageError::NotFound`].
+    pub(super) fn error(
+        &self,
+        operation: &'static str,
+    ) -> impl Fn(object_store::Error) -> StorageError + '_ {
         move |source| match source {
             object_store::Error::NotFound { .. } => StorageError::NotFound {
                 path: std::path::PathBuf::from(self.to_string()),
@@ -194,16 +195,6 @@ impl RemoteUrl {
             .await
             .map(|_| ())
             .map_err(self.error("write"))
-    }
-
-    /// Reads the object whole.
-    pub async fn get(&self, store: &dyn ObjectStore) -> Result<Vec<u8>, StorageError> {
-        let result = store
-            .get(&self.object_path())
-            .await
-            .map_err(self.error("read"))?;
-        let bytes = result.bytes().await.map_err(self.error("read"))?;
-        Ok(bytes.to_vec())
     }
 
     /// The objects directly below this location whose names end in `.parquet`, with sizes,
