@@ -137,8 +137,17 @@ fn generate(codec: &TableCodec, training: &synthgate::train::TrainingPlan, rows:
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("synthetic.parquet");
     let started = Instant::now();
-    let batches = synthgate::sample::sample_batches(&generator, codec, rows, &mut init, &device)
-        .map(|b| b.map_err(synthgate::Error::from));
+    let calibration =
+        synthgate::sample::Calibration::fit(&generator, codec, &mut init, &device).unwrap();
+    let batches = synthgate::sample::sample_batches(
+        &generator,
+        codec,
+        &calibration,
+        rows,
+        &mut init,
+        &device,
+    )
+    .map(|b| b.map_err(synthgate::Error::from));
     let staged =
         storage::write_parquet::<_, synthgate::Error>(&path, codec.output_schema(), batches)
             .unwrap();

@@ -219,11 +219,17 @@ pub async fn run(plan: Plan, run_id: Option<String>, start: Start) -> Result<Run
 
     let synthetic_path = staging.join("synthetic.parquet");
     let mut sampling = InitRng(seeded_stream(pipeline.training.seed, 2));
+    let calibration = if pipeline.output.calibrate {
+        crate::sample::Calibration::fit(&generator, &codec, &mut sampling, &device)?
+    } else {
+        crate::sample::Calibration::none()
+    };
     let mut progress =
         crate::progress::Progress::new("generation", "rows", pipeline.output.rows as u64);
     let batches = crate::sample::sample_batches(
         &generator,
         &codec,
+        &calibration,
         pipeline.output.rows,
         &mut sampling,
         &device,

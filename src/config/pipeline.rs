@@ -140,6 +140,8 @@ pub struct OutputSpec {
     pub location: Location,
     /// Staging folder (local).
     pub staging: PathBuf,
+    /// Calibrate generated columns to the DP one-way marginals of the preprocessing.
+    pub calibrate: bool,
 }
 
 /// One user SQL check.
@@ -486,6 +488,9 @@ pub(super) fn validate(
             base_dir,
             "staging holds the unreleased table and the checkpoints",
         )?,
+        calibrate: output
+            .calibrate
+            .ok_or_else(|| cx.missing("output.calibrate"))?,
     };
     if let Location::Remote(url) = &output.location
         && !url.is_writable()

@@ -183,6 +183,8 @@ pub struct RawOutput {
     pub url: Option<String>,
     /// Staging location.
     pub staging_url: Option<String>,
+    /// Whether generation calibrates the generator to the DP one-way marginals.
+    pub calibrate: Option<bool>,
 }
 
 /// One `[[check]]`.

@@ -435,44 +435,58 @@ fn fit_categories(
             rows: design.train_rows,
         });
     }
-    let categories = threshold_categories(
+    let kept = threshold_categories(
         counts.into_iter(),
         design.count_noise,
         design.category_threshold,
         rng,
     );
-    if categories.is_empty() {
+    if kept.is_empty() {
         return Err(SchemaError::NoFrequentValue {
             column: name.clone(),
             threshold: design.category_threshold.ceil(),
         });
     }
+    let shares = category_shares(&kept, rows - noisy_nulls.max(0.0));
     Ok(CategoricalEncoder {
         name: name.clone(),
         data_type: field.data_type().clone(),
         nulls: field.is_nullable() && noisy_nulls > design.null_threshold(),
         null_share: Some(design.null_share(noisy_nulls)),
-        categories,
+        categories: kept.into_iter().map(|(value, _)| value).collect(),
+        shares: Some(shares),
         provenance: Provenance::Private,
     })
 }
 
-/// The values whose count plus N(0, `noise`^2) passes `threshold`, most frequent (by noisy
-/// count) first. Values not present have count 0 and are never candidates, which is what the
-/// threshold's delta pays for.
+/// The shares among non-null rows of each released category and, last, of "other", from the
+/// released categories' noisy counts and the noisy non-null count (post-processing of both).
+/// The non-null count is raised to the released counts' sum when noise put it below, so the
+/// shares never sum past 1.
+fn category_shares(kept: &[(String, f64)], non_null: f64) -> Vec<f64> {
+    let released: f64 = kept.iter().map(|(_, count)| count).sum();
+    let total = non_null.max(released);
+    let mut shares: Vec<f64> = kept.iter().map(|(_, count)| count / total).collect();
+    shares.push((1.0 - released / total).max(0.0));
+    shares
+}
+
+/// The values whose count plus N(0, `noise`^2) passes `threshold`, with that noisy count, most
+/// frequent (by noisy count) first. Values not present have count 0 and are never candidates,
+/// which is what the threshold's delta pays for.
 pub(crate) fn threshold_categories<'a>(
     counts: impl Iterator<Item = (&'a str, u64)>,
     noise: f64,
     threshold: f64,
     rng: &mut PrivacyRng,
-) -> Vec<String> {
+) -> Vec<(String, f64)> {
     let mut kept: Vec<(f64, &str)> = counts
         .map(|(value, count)| (count as f64 + rng.gaussian_f64(noise), value))
         .filter(|(noisy, _)| *noisy > threshold)
         .collect();
     kept.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     kept.into_iter()
-        .map(|(_, value)| value.to_owned())
+        .map(|(count, value)| (value.to_owned(), count))
         .collect()
 }
 
@@ -557,13 +571,27 @@ mod tests {
                     &mut rng,
                 )
                 .iter()
-                .any(|c| c == "only-one")
+                .any(|(c, _)| c == "only-one")
             })
             .count();
         // expected releases: 200,000 x 1.1e-8 = 0.002
         assert!(
             released <= 1,
             "released {released} times in {trials} trials"
+        );
+    }
+
+    #[test]
+    fn category_shares_divide_by_the_noisy_non_null_count_and_never_pass_one() {
+        let kept = [("a".to_owned(), 600.0), ("b".to_owned(), 300.0)];
+        assert_eq!(
+            category_shares(&kept, 1000.0),
+            vec![0.6, 0.3, 0.09999999999999998]
+        );
+        // noise put the non-null count below the released counts: "other" gets nothing
+        assert_eq!(
+            category_shares(&kept, 850.0),
+            vec![600.0 / 900.0, 300.0 / 900.0, 0.0]
         );
     }
 

@@ -108,6 +108,11 @@ pub struct CategoricalEncoder {
     pub null_share: Option<f64>,
     /// the categories, public or found by DP discovery
     pub categories: Vec<String>,
+    /// DP estimates of each category's share of the non-null rows, then of "other"'s (the
+    /// noisy counts that discovery released the categories by); `None` for public categories.
+    /// Generation calibrates the generator's category probabilities to them.
+    #[serde(default)]
+    pub shares: Option<Vec<f64>>,
     /// where the categories came from
     pub provenance: Provenance,
 }
@@ -280,7 +285,8 @@ pub(super) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
 }
 
 impl CategoricalEncoder {
-    fn null_slot(&self) -> Option<usize> {
+    /// The slot (from the column's offset) that stands for null, if any.
+    pub fn null_slot(&self) -> Option<usize> {
         self.nulls.then_some(self.categories.len())
     }
 
@@ -288,7 +294,8 @@ impl CategoricalEncoder {
         self.categories.len() + usize::from(self.nulls)
     }
 
-    fn width(&self) -> usize {
+    /// Slots in an encoded row: categories, the null slot if any, "other".
+    pub fn width(&self) -> usize {
         self.other_slot() + 1
     }
 
@@ -613,6 +620,7 @@ mod tests {
                     nulls: false,
                     null_share: None,
                     categories: vec!["a".into(), "é\"".into()],
+                    shares: None,
                     provenance: Provenance::Public,
                 }),
             ];
@@ -753,6 +761,7 @@ mod tests {
                 nulls: true,
                 null_share: None,
                 categories: categories.iter().map(|s| s.to_string()).collect(),
+                shares: None,
                 provenance: Provenance::Private,
             });
             let values: StringArray = picks.iter().map(|&i| categories.get(i).copied()).collect();
@@ -766,6 +775,7 @@ mod tests {
                 nulls: true,
                 null_share: None,
                 categories: categories.iter().map(|s| s.to_string()).collect(),
+                shares: None,
                 provenance: Provenance::Public,
             });
             let values: DictionaryArray<Int32Type> = picks.iter().map(|&i| categories.get(i).copied()).collect();
@@ -780,6 +790,7 @@ mod tests {
                 nulls: true,
                 null_share: None,
                 categories: vec!["false".to_owned(), "true".to_owned()],
+                shares: None,
                 provenance: Provenance::Public,
             });
             let values: BooleanArray = picks.iter().map(|&i| (i < 3).then_some(i == 1)).collect();
@@ -817,6 +828,7 @@ mod tests {
             nulls: true,
             null_share: None,
             categories: vec!["a".into(), "b".into()],
+            shares: None,
             provenance: Provenance::Private,
         };
         // slots: a, b, null, other; a row that is surely "other" but leans to "b"
@@ -837,6 +849,7 @@ mod tests {
             nulls: false,
             null_share: None,
             categories: vec!["a".into()],
+            shares: None,
             provenance: Provenance::Private,
         });
         assert_eq!(encoder.width(), 2);

@@ -394,6 +394,7 @@ fn plan_column(
                 nulls: false,
                 null_share: None,
                 categories,
+                shares: None,
                 provenance: Provenance::Public,
             },
         )))
