@@ -159,29 +159,40 @@ pub fn private_step<O: Optimizer>(
     rng: &mut PrivacyRng,
 ) -> Result<StepStats, ModelError> {
     let batch_rows = real.dim(0)?;
-    let clipped = if batch_rows > 0 {
-        Some(real_loss_signals(discriminator, real)?.clipped_sum(parameters.max_grad_norm)?)
-    } else {
-        None
-    };
-
     let fake = fake.detach();
-    let fake_rows = fake.dim(0)?.max(1) as f64;
-    let fake_signals = loss_signals(discriminator, &fake, Term::Fake)?;
-    let fake_loss = fake_signals.loss_sum / fake_rows as f32;
-    let fake_sums = fake_signals.clipped_sum(parameters.max_grad_norm)?;
-
+    let fake_rows = fake.dim(0)?;
+    // Both terms in one pass: the rows are independent, so each example's signals are the same
+    // as in a pass of its own term alone.
+    let signals = mixed_loss_signals(discriminator, real, &fake)?;
+    let fake_loss = signals.fake_loss_sum / fake_rows.max(1) as f32;
+    // Every example clipped to the norm, then weighted: real rows by 1 / the expected batch
+    // size (the divisor of the noisy sum), generated rows by 1 / their number. One weighted
+    // product per layer then gives (clipped real sum) / B + (clipped fake sum) / F, to which
+    // the real sum's noise, divided by B, is added.
+    let factors = signals.signals.clip_factors(parameters.max_grad_norm)?;
+    let weights = {
+        let mut w = Vec::with_capacity(batch_rows + fake_rows);
+        w.extend(std::iter::repeat_n(
+            (1.0 / parameters.expected_batch_size) as f32,
+            batch_rows,
+        ));
+        w.extend(std::iter::repeat_n(
+            1.0 / fake_rows.max(1) as f32,
+            fake_rows,
+        ));
+        Tensor::from_vec(w, (batch_rows + fake_rows, 1), real.device())?
+    };
+    let weights = (factors * weights)?;
     let noise_std = parameters.noise_multiplier * parameters.max_grad_norm;
     let mut store = GradStore::default();
-    for (index, layer) in discriminator.layers().iter().enumerate() {
-        let sums = clipped.as_ref().map(|c| &c[index]);
-        let fake_sum = &fake_sums[index];
-        for (var, sum, fake_sum) in [
-            (&layer.weight, sums.map(|s| &s.0), &fake_sum.0),
-            (&layer.bias, sums.map(|s| &s.1), &fake_sum.1),
+    for (layer, (signal, input)) in discriminator.layers().iter().zip(&signals.signals.layers) {
+        let scaled = signal.broadcast_mul(&weights)?;
+        for (var, sum) in [
+            (&layer.weight, scaled.t()?.matmul(input)?),
+            (&layer.bias, scaled.sum(0)?),
         ] {
-            let private = noisy_sum(var, sum, noise_std, rng)?;
-            let gradient = ((private / parameters.expected_batch_size)? + (fake_sum / fake_rows)?)?;
+            let noise = noisy_sum(var, None, noise_std, rng)?;
+            let gradient = (sum + (noise / parameters.expected_batch_size)?)?;
             store.insert(var.as_tensor(), gradient);
         }
     }
@@ -189,6 +200,49 @@ pub fn private_step<O: Optimizer>(
     Ok(StepStats {
         batch_rows,
         fake_loss,
+    })
+}
+
+/// Signals of a batch of real rows and generated rows together, real rows first.
+struct MixedSignals {
+    signals: LayerSignals,
+    /// the summed loss of the generated rows
+    fake_loss_sum: f32,
+}
+
+/// Signals of `L_i = softplus(-D(x_i))` for the rows of `real` and `softplus(D(x_i))` for the
+/// rows of `fake`, in one forward and one backward pass over both.
+fn mixed_loss_signals(
+    discriminator: &Discriminator,
+    real: &Tensor,
+    fake: &Tensor,
+) -> candle_core::Result<MixedSignals> {
+    let (real_rows, fake_rows) = (real.dim(0)?, fake.dim(0)?);
+    let xs = Tensor::cat(&[real, fake], 0)?;
+    let signs = {
+        let mut s = vec![-1.0f32; real_rows];
+        s.extend(std::iter::repeat_n(1.0f32, fake_rows));
+        Tensor::from_vec(s, (real_rows + fake_rows, 1), xs.device())?
+    };
+    let forward = discriminator.forward_probed(&xs)?;
+    let losses = softplus(&(forward.logits * signs)?)?;
+    let grads = losses.sum_all()?.backward()?;
+    let fake_loss_sum = losses
+        .narrow(0, real_rows, fake_rows)?
+        .sum_all()?
+        .to_scalar::<f32>()?;
+    let loss_sum = losses.sum_all()?.to_scalar::<f32>()?;
+    let mut layers = Vec::with_capacity(forward.probes.len());
+    for (probe, input) in forward.probes.iter().zip(forward.inputs) {
+        let signal = match grads.get(probe.as_tensor()) {
+            Some(signal) => signal.clone(),
+            None => probe.as_tensor().zeros_like()?,
+        };
+        layers.push((signal, input));
+    }
+    Ok(MixedSignals {
+        signals: LayerSignals { layers, loss_sum },
+        fake_loss_sum,
     })
 }
 
@@ -330,6 +384,70 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn one_pass_step_equals_the_separately_clipped_real_and_fake_sums() {
+        // Noise off, plain SGD at learning rate 1: the update is exactly
+        // -(clipped real sum / expected batch + clipped fake sum / fake rows).
+        let (discriminator, real) = setup(9);
+        let fake =
+            (Tensor::ones((5, 6), candle_core::DType::F32, &Device::Cpu).unwrap() * 1.5).unwrap();
+        let real_sums = real_loss_signals(&discriminator, &real)
+            .unwrap()
+            .clipped_sum(0.3)
+            .unwrap();
+        let fake_sums = loss_signals(&discriminator, &fake, Term::Fake)
+            .unwrap()
+            .clipped_sum(0.3)
+            .unwrap();
+        let expected: Vec<f32> = real_sums
+            .iter()
+            .zip(&fake_sums)
+            .flat_map(|((rw, rb), (fw, fb))| [(rw, fw), (rb, fb)])
+            .flat_map(|(r, f)| {
+                ((r / 12.0).unwrap() + (f / 5.0).unwrap())
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+            })
+            .collect();
+        let before = flatten_vars(&discriminator);
+        let mut sgd = candle_nn::SGD::new(discriminator.vars(), 1.0).unwrap();
+        let parameters = DpSgdParameters {
+            max_grad_norm: 0.3,
+            noise_multiplier: 1e-30,
+            expected_batch_size: 12.0,
+        };
+        let stats = private_step(
+            &discriminator,
+            &mut sgd,
+            &real,
+            &fake,
+            parameters,
+            &mut PrivacyRng::from_os(),
+        )
+        .unwrap();
+        assert_eq!(stats.batch_rows, 9);
+        let update: Vec<f32> = before
+            .iter()
+            .zip(flatten_vars(&discriminator))
+            .map(|(old, new)| old - new)
+            .collect();
+        assert_eq!(update.len(), expected.len());
+        for (u, e) in update.iter().zip(&expected) {
+            assert!((u - e).abs() <= 1e-6 + 1e-4 * e.abs(), "{u} vs {e}");
+        }
+    }
+
+    fn flatten_vars(discriminator: &Discriminator) -> Vec<f32> {
+        discriminator
+            .vars()
+            .iter()
+            .flat_map(|v| v.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect()
     }
 
     #[test]
