@@ -6,6 +6,7 @@
 //! pass or fail is released.
 
 mod attacks;
+pub mod boosting;
 mod closest_record;
 mod distance;
 pub mod fidelity;

@@ -324,6 +324,53 @@ pub(super) fn utility_check(
     Ok(result)
 }
 
+/// ROC AUC on `test` of gradient-boosted trees ([`super::boosting`]) trained on `training`
+/// ("train on synthetic, test on real" when `training` is synthetic), with `columns` other than
+/// `target` as inputs through the feature map fitted on `training`. Binary targets score the
+/// second class (in sorted order); more classes take the mean one-against-the-rest AUC. `None`
+/// when a side lacks two classes.
+pub fn boosted_auc(
+    training: &RecordBatch,
+    test: &RecordBatch,
+    columns: &[(String, bool)],
+    target: &str,
+) -> Result<Option<f64>, ValidateError> {
+    let inputs: Vec<(String, bool)> = columns
+        .iter()
+        .filter(|(c, _)| c != target)
+        .cloned()
+        .collect();
+    let classes: Vec<String> = as_strings(column(training, target)?)?
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if classes.len() < 2 {
+        return Ok(None);
+    }
+    let map = FeatureMap::fit(training, &inputs)?;
+    let (rows, labels) = labelled(training, target, &classes)?;
+    let (test_rows, test_labels) = labelled(test, target, &classes)?;
+    let (train_x, test_x) = (map.inputs(training, &rows)?, map.inputs(test, &test_rows)?);
+    let positives: Vec<u32> = if classes.len() == 2 {
+        vec![1]
+    } else {
+        (0..classes.len() as u32).collect()
+    };
+    let aucs: Vec<f64> = positives
+        .into_iter()
+        .filter_map(|class| {
+            let y: Vec<bool> = labels.iter().map(|&l| l == class).collect();
+            let model = super::boosting::BoostedTrees::fit(&train_x, &y, map.width);
+            let truth: Vec<bool> = test_labels.iter().map(|&l| l == class).collect();
+            roc_auc(&model.probabilities(&test_x), &truth)
+        })
+        .collect();
+    Ok((!aucs.is_empty()).then(|| aucs.iter().sum::<f64>() / aucs.len() as f64))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
