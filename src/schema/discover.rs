@@ -10,7 +10,10 @@
 //!   type's values, plus a null bin) finds the range: the outermost octaves whose noisy count
 //!   passes a threshold that empty octaves pass with probability under [`RANGE_FALSE_POSITIVE`];
 //!   (2) a histogram over finer bins inside that range, placed by the first histogram's masses,
-//!   gives the distribution function that the quantile transform encodes through. Values
+//!   gives the distribution function that the quantile transform encodes through (one bin per
+//!   value when the range holds fewer values than bins). The outermost fine bins whose noisy
+//!   counts stay under a threshold that an empty bin passes with probability
+//!   [`TAIL_FALSE_POSITIVE`] are dropped, and the range ends where the kept bins end. Values
 //!   outside the range are clamped to it.
 //! - Categorical columns: noisy counts of the values present, kept when above a threshold that
 //!   a value held by one person passes with probability at most its share of the delta
@@ -49,6 +52,10 @@ const MAX_CDF_BINS: f64 = 64.0;
 const MIN_CDF_BINS: f64 = 4.0;
 /// ... and each should expect at least this many noise standard deviations of rows.
 const ROWS_PER_CDF_BIN_IN_SIGMAS: f64 = 4.0;
+/// Probability that a bin of the distribution function's histogram holding no row passes the
+/// threshold that keeps the histogram's outermost bins: bins outside the first and last that
+/// pass it are taken for noise and dropped, with the range they span.
+const TAIL_FALSE_POSITIVE: f64 = 0.01;
 /// Smallest octave exponent of float columns; smaller magnitudes share the zero bin.
 const FLOAT_MIN_EXPONENT: i32 = -24;
 
@@ -338,7 +345,13 @@ fn fit_numeric(
         let share = if total > 0.0 { mass(bin) / total } else { 0.0 };
         let mut pieces = (target_bins * share).round().max(1.0);
         if octaves.integer {
-            pieces = pieces.min(b - a + 1.0);
+            // a range of few values (years of education, a rating) gets one bin per value,
+            // so that a value held by many rows does not smear over an empty octave
+            pieces = if high - low < target_bins {
+                b - a + 1.0
+            } else {
+                pieces.min(b - a + 1.0)
+            };
         }
         let pieces = pieces as usize;
         let (start, width) = (a - half, b - a + 2.0 * half);
@@ -360,9 +373,27 @@ fn fit_numeric(
         let index = edges.partition_point(|&e| e <= x).clamp(1, bins.max(1)) - 1;
         fine[index] += 1.0;
     }
-    let masses: Vec<f64> = fine
+    let noisy_fine: Vec<f64> = fine
         .iter()
-        .map(|count| (count + rng.gaussian_f64(sigma)).max(0.0))
+        .map(|count| count + rng.gaussian_f64(sigma))
+        .collect();
+    // Bins beyond the outermost ones that pass the tail threshold are taken for noise: an
+    // empty bin keeps a positive mass half the time, and those masses would put released
+    // values far past the data (ages of 127 in a column that stops at 90).
+    let tail_threshold = sigma * normal_upper_quantile(TAIL_FALSE_POSITIVE);
+    let (first_bin, last_bin) = match (
+        noisy_fine.iter().position(|&c| c > tail_threshold),
+        noisy_fine.iter().rposition(|&c| c > tail_threshold),
+    ) {
+        (Some(first), Some(last)) => (first, last),
+        _ => (0, bins.max(1) - 1),
+    };
+    let edges = edges[first_bin..=last_bin + 1].to_vec();
+    let (low, high) = (edges[0] + half, edges[edges.len() - 1] - half);
+    let bins = edges.len() - 1;
+    let masses: Vec<f64> = noisy_fine[first_bin..=last_bin]
+        .iter()
+        .map(|count| count.max(0.0))
         .collect();
     let total: f64 = masses.iter().sum();
     let mut cumulative = Vec::with_capacity(edges.len());
