@@ -5,7 +5,7 @@
 //!                                     noise multiplier calibrated for the exact steps)
 //! source ──► storage::read_source ──► run::split: train | holdout (holdout never trains)
 //! train ──► schema::TableCodec::encode ──► train::train (DP-SGD DPGAN, privacy ledger)
-//! generator ──► sample::sample_batches ──► staging Parquet
+//! generator ──► sample::Sampler (frozen, batches on every core) ──► staging Parquet
 //! staging + train + holdout ──► validate (DataFusion SQL) ──► gate::GateVerdict
 //!        ──► pass: storage::publish (data, then manifest.json, then latest)   fail: exit 3
 //! ```
@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod fastmath;
 pub mod gate;
 pub mod interrupt;
 pub mod model;

@@ -325,6 +325,7 @@ async fn execute(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn main() -> ExitCode {
+    synthgate::sample::limit_malloc_arenas();
     let mut cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
     // A run's id is settled first, so that every line it logs, from loading the pipeline to

@@ -11,8 +11,8 @@ use candle_core::Tensor;
 use datafusion::arrow::array::UInt32Array;
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
 use datafusion::arrow::record_batch::RecordBatch;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
@@ -218,33 +218,24 @@ pub async fn run(plan: Plan, run_id: Option<String>, start: Start) -> Result<Run
     }
 
     let synthetic_path = staging.join("synthetic.parquet");
-    let mut sampling = InitRng(seeded_stream(pipeline.training.seed, 2));
-    let calibration = if pipeline.output.calibrate {
-        crate::sample::Calibration::fit(&generator, &codec, &mut sampling, &device)?
-    } else {
-        crate::sample::Calibration::none()
-    };
+    let sampling_seed = seeded_stream(pipeline.training.seed, 2).next_u64();
+    let sampler =
+        crate::sample::Sampler::new(&generator, &codec, pipeline.output.calibrate, sampling_seed)?;
     let mut progress =
         crate::progress::Progress::new("generation", "rows", pipeline.output.rows as u64);
-    let batches = crate::sample::sample_batches(
-        &generator,
-        &codec,
-        &calibration,
-        pipeline.output.rows,
-        &mut sampling,
-        &device,
-    )
-    .map(|batch| {
-        crate::interrupt::check()?;
-        batch.map_err(Error::from)
-    })
-    .inspect(|batch| {
-        if let Ok(batch) = batch {
-            progress.advance(batch.num_rows() as u64, false);
-        }
-    });
-    let staged =
-        storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)?;
+    let staged = sampler.with_batches(pipeline.output.rows, |batches| {
+        let batches = batches
+            .map(|batch| {
+                crate::interrupt::check()?;
+                batch.map_err(Error::from)
+            })
+            .inspect(|batch| {
+                if let Ok(batch) = batch {
+                    progress.advance(batch.num_rows() as u64, false);
+                }
+            });
+        storage::write_parquet::<_, Error>(&synthetic_path, codec.output_schema(), batches)
+    })?;
     tracing::info!(rows = staged.rows, "synthetic table staged");
 
     crate::interrupt::check()?;

@@ -76,6 +76,17 @@ impl Generator {
             .collect()
     }
 
+    /// The residual blocks, first to last, and the head.
+    pub fn layers(&self) -> (&[Linear], &Linear) {
+        (&self.blocks, &self.head)
+    }
+
+    /// The head's outputs before each column's activation, without gradients: (batch,
+    /// output_width).
+    pub fn raw_outputs(&self, zs: &Tensor) -> candle_core::Result<Tensor> {
+        Ok(self.raw(zs)?.detach())
+    }
+
     /// Raw head outputs for latent `zs: (batch, latent_dim)`: (batch, output_width).
     fn raw(&self, zs: &Tensor) -> candle_core::Result<Tensor> {
         let mut h = zs.clone();

@@ -8,11 +8,13 @@
 
 pub mod adam;
 mod discriminator;
+mod frozen;
 mod generator;
 mod layers;
 pub mod per_example;
 
 pub use discriminator::Discriminator;
+pub use frozen::FrozenGenerator;
 pub use generator::Generator;
 pub use layers::{InitRng, Linear};
 

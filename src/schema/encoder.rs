@@ -8,17 +8,19 @@
 //! Categorical columns are one-hot over their categories, a null slot when the release may hold nulls, and an
 //! "other" slot for values not in the list.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use super::SchemaError;
 use super::numeric;
+use super::search::Buckets;
+
+/// Buckets of the index of a distribution function's shares (see [`Buckets`]).
+const CDF_BUCKETS: usize = 256;
 
 /// Width, in grid cells, of the band a grid value is spread over in encoding.
 const JITTER: f64 = 0.5;
@@ -153,7 +155,9 @@ pub(super) fn is_string(data_type: &DataType) -> bool {
     }
 }
 
-fn arrow_error(name: &str) -> impl FnOnce(datafusion::arrow::error::ArrowError) -> SchemaError {
+pub(super) fn arrow_error(
+    name: &str,
+) -> impl FnOnce(datafusion::arrow::error::ArrowError) -> SchemaError {
     let column = name.to_owned();
     move |source| SchemaError::Arrow { column, source }
 }
@@ -166,7 +170,7 @@ impl NumericEncoder {
         (self.low - half, self.high + half)
     }
 
-    fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         if self.nulls { 3 } else { 1 }
     }
 
@@ -186,17 +190,35 @@ impl NumericEncoder {
     }
 
     /// A share in [0, 1] back to a value on the grid within the bounds.
-    fn value_at(&self, unit: f64) -> f64 {
+    #[cfg(test)]
+    pub(super) fn value_at(&self, unit: f64) -> f64 {
+        self.value_at_indexed(unit, None)
+    }
+
+    /// [`Self::value_at`], searching the distribution function's shares through `index` (from
+    /// [`Self::cdf_index`]) when given: the same value, found faster.
+    pub(super) fn value_at_indexed(&self, unit: f64, index: Option<&Buckets>) -> f64 {
         let (a, b) = self.span();
         let x = match &self.transform {
             Transform::MinMax => a + unit * (b - a),
-            Transform::Cdf { edges, cumulative } => interpolate(cumulative, edges, unit),
+            Transform::Cdf { edges, cumulative } => {
+                interpolate_indexed(cumulative, edges, unit, index)
+            }
         };
         let on_grid = match self.grid {
-            Some(g) => (x / g).round() * g,
+            Some(g) => crate::fastmath::round_to_integer(x / g) * g,
             None => x,
         };
         on_grid.clamp(self.low, self.high)
+    }
+
+    /// An index of the distribution function's cumulative shares, for
+    /// [`Self::value_at_indexed`]; `None` for min-max columns.
+    pub(super) fn cdf_index(&self) -> Option<Buckets> {
+        match &self.transform {
+            Transform::MinMax => None,
+            Transform::Cdf { cumulative, .. } => Some(Buckets::new(cumulative, CDF_BUCKETS)),
+        }
     }
 
     fn encode_into<R: Rng>(
@@ -229,44 +251,16 @@ impl NumericEncoder {
         }
         Ok(())
     }
-
-    fn decode<R: Rng>(
-        &self,
-        generated: &[f32],
-        rows: usize,
-        stride: usize,
-        offset: usize,
-        rng: &mut R,
-    ) -> Result<ArrayRef, SchemaError> {
-        let cell =
-            |row: usize| &generated[row * stride + offset..row * stride + offset + self.width()];
-        let is_null = if self.nulls {
-            let chances: Vec<f64> = (0..rows)
-                .map(|row| {
-                    let c = cell(row);
-                    share_of(c[2], c[1] + c[2])
-                })
-                .collect();
-            draw_nulls(&chances, self.null_share, rng)
-        } else {
-            vec![false; rows]
-        };
-        let values: Float64Array = (0..rows)
-            .map(|row| {
-                if is_null[row] {
-                    return None;
-                }
-                let unit = (f64::from(cell(row)[0]).clamp(-1.0, 1.0) + 1.0) / 2.0;
-                Some(self.value_at(unit))
-            })
-            .collect();
-        numeric::from_f64(values, &self.data_type).map_err(arrow_error(&self.name))
-    }
 }
 
 /// Piecewise-linear interpolation of `ys` over increasing `xs`, constant beyond the ends. Where
 /// `xs` repeats (a jump), the first segment that reaches `x` wins.
 pub(super) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
+    interpolate_indexed(xs, ys, x, None)
+}
+
+/// [`interpolate`], searching `xs` through `index` (built on `xs`) when given.
+fn interpolate_indexed(xs: &[f64], ys: &[f64], x: f64, index: Option<&Buckets>) -> f64 {
     let last = xs.len() - 1;
     if x <= xs[0] {
         return ys[0];
@@ -275,7 +269,10 @@ pub(super) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
         return ys[last];
     }
     // first index with xs[i] >= x; xs[i - 1] < x
-    let i = xs.partition_point(|&v| v < x);
+    let i = match index {
+        Some(index) => index.count_below(xs, x),
+        None => xs.partition_point(|&v| v < x),
+    };
     let (x0, x1, y0, y1) = (xs[i - 1], xs[i], ys[i - 1], ys[i]);
     if x1 > x0 {
         y0 + (y1 - y0) * (x - x0) / (x1 - x0)
@@ -333,57 +330,6 @@ impl CategoricalEncoder {
             matrix[row * stride + offset + slot] = 1.0;
         }
         Ok(())
-    }
-
-    fn decode<R: Rng>(
-        &self,
-        generated: &[f32],
-        rows: usize,
-        stride: usize,
-        offset: usize,
-        rng: &mut R,
-    ) -> Result<ArrayRef, SchemaError> {
-        let count = self.categories.len();
-        let row_of =
-            |row: usize| &generated[row * stride + offset..row * stride + offset + self.width()];
-        let is_null = match self.null_slot() {
-            Some(null) => {
-                let chances: Vec<f64> = (0..rows)
-                    .map(|row| {
-                        let p = row_of(row);
-                        share_of(p[null], p.iter().map(|v| v.max(0.0)).sum())
-                    })
-                    .collect();
-                draw_nulls(&chances, self.null_share, rng)
-            }
-            None => vec![false; rows],
-        };
-        let mut chosen: Vec<Option<&str>> = Vec::with_capacity(rows);
-        for (row, &null) in is_null.iter().enumerate() {
-            if null {
-                chosen.push(None);
-                continue;
-            }
-            let mut probabilities = row_of(row).to_vec();
-            if let Some(null) = self.null_slot() {
-                probabilities[null] = 0.0;
-            }
-            let slot = sample_slot(&probabilities, rng);
-            // "other" stands for values too rare to release: the row gets its likeliest
-            // listed category.
-            let category = if slot < count {
-                slot
-            } else {
-                argmax(&probabilities[..count])
-            };
-            chosen.push(Some(self.categories[category].as_str()));
-        }
-        if self.data_type == DataType::Boolean {
-            let values: BooleanArray = chosen.iter().map(|v| v.map(|s| s == "true")).collect();
-            return Ok(Arc::new(values));
-        }
-        let values: StringArray = chosen.into_iter().collect();
-        cast(&values, &self.data_type).map_err(arrow_error(&self.name))
     }
 }
 
@@ -487,100 +433,14 @@ impl ColumnEncoder {
             ColumnEncoder::Categorical(e) => e.encode_into(array, matrix, stride, offset),
         }
     }
-
-    /// Decodes this column from `rows` generated rows.
-    pub(super) fn decode<R: Rng>(
-        &self,
-        generated: &[f32],
-        rows: usize,
-        stride: usize,
-        offset: usize,
-        rng: &mut R,
-    ) -> Result<ArrayRef, SchemaError> {
-        match self {
-            ColumnEncoder::Numeric(e) => e.decode(generated, rows, stride, offset, rng),
-            ColumnEncoder::Categorical(e) => e.decode(generated, rows, stride, offset, rng),
-        }
-    }
-}
-
-/// `part / whole` as a probability, 0 when `whole` is not positive.
-fn share_of(part: f32, whole: f32) -> f64 {
-    if whole > 0.0 && part.is_finite() {
-        (f64::from(part.max(0.0)) / f64::from(whole)).clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
-}
-
-/// Draws which rows are null, row `i` with probability `chances[i]`, the generator's. With a
-/// `target` share (a DP estimate, so this is post-processing), every chance is first moved by
-/// one shift `b` on the logit scale, `sigmoid(logit(chance) + b)`, with `b` chosen so the
-/// chances average to the target: the rows the generator finds likelier to be null stay
-/// likelier, and the batch's null share matches the DP one in expectation.
-fn draw_nulls<R: Rng>(chances: &[f64], target: Option<f64>, rng: &mut R) -> Vec<bool> {
-    const EDGE: f64 = 1e-6;
-    let logits: Vec<f64> = chances
-        .iter()
-        .map(|p| {
-            let p = p.clamp(EDGE, 1.0 - EDGE);
-            (p / (1.0 - p)).ln()
-        })
-        .collect();
-    let sigmoid = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let shift = match target {
-        Some(target) if !chances.is_empty() => {
-            let target = target.clamp(0.0, 1.0);
-            let mean =
-                |b: f64| logits.iter().map(|l| sigmoid(l + b)).sum::<f64>() / logits.len() as f64;
-            // the mean is increasing in b; bisect on a bracket wide enough for any logit
-            let (mut low, mut high) = (-40.0, 40.0);
-            for _ in 0..60 {
-                let middle = 0.5 * (low + high);
-                if mean(middle) < target {
-                    low = middle;
-                } else {
-                    high = middle;
-                }
-            }
-            0.5 * (low + high)
-        }
-        _ => 0.0,
-    };
-    logits
-        .iter()
-        .map(|l| rng.random::<f64>() < sigmoid(l + shift))
-        .collect()
-}
-
-fn sample_slot<R: Rng>(probabilities: &[f32], rng: &mut R) -> usize {
-    let total: f32 = probabilities.iter().map(|p| p.max(0.0)).sum();
-    if total.is_nan() || total <= 0.0 {
-        return argmax(probabilities);
-    }
-    let mut target = rng.random::<f32>() * total;
-    for (slot, p) in probabilities.iter().enumerate() {
-        target -= p.max(0.0);
-        if target <= 0.0 {
-            return slot;
-        }
-    }
-    probabilities.len() - 1
-}
-
-fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use datafusion::arrow::array::{BooleanArray, Float64Array};
     use datafusion::arrow::array::{
         Date32Array, Decimal128Array, DictionaryArray, Float32Array, Int8Array, Int64Array,
         TimestampMillisecondArray, UInt32Array,
@@ -641,9 +501,10 @@ mod tests {
             .encode_into(&array, &mut matrix, width, 0, &mut rng)
             .unwrap();
         assert!(matrix.iter().all(|v| (-1.0..=1.0).contains(v)));
-        encoder
-            .decode(&matrix, array.len(), width, 0, &mut rng)
-            .unwrap()
+        let raw = super::super::decode::raw_of_encoded(encoder, &matrix);
+        let raw = super::super::decode::RawBatch::new(&raw, array.len());
+        let unadjusted = super::super::decode::ColumnAdjustment::default();
+        encoder.decode_raw(&raw, 0, &unadjusted, &mut rng).unwrap()
     }
 
     fn numeric(data_type: DataType, low: f64, high: f64, transform: Transform) -> ColumnEncoder {
@@ -821,27 +682,6 @@ mod tests {
     }
 
     #[test]
-    fn unlisted_values_decode_as_the_likeliest_listed_category_and_nulls_as_null() {
-        let encoder = CategoricalEncoder {
-            name: "c".to_owned(),
-            data_type: DataType::Utf8,
-            nulls: true,
-            null_share: None,
-            categories: vec!["a".into(), "b".into()],
-            shares: None,
-            provenance: Provenance::Private,
-        };
-        // slots: a, b, null, other; a row that is surely "other" but leans to "b"
-        let generated = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0];
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let mut row = generated;
-        row[1] = 1e-6;
-        let decoded = encoder.decode(&row, 2, 4, 0, &mut rng).unwrap();
-        let expected: ArrayRef = Arc::new(StringArray::from(vec![Some("b"), None]));
-        assert_eq!(decoded.as_ref(), expected.as_ref());
-    }
-
-    #[test]
     fn a_column_without_a_null_slot_encodes_nulls_as_other_or_the_middle() {
         let encoder = ColumnEncoder::Categorical(CategoricalEncoder {
             name: "c".to_owned(),
@@ -869,24 +709,5 @@ mod tests {
         );
         assert_eq!(decoded.null_count(), 0);
         let _ = Date32Array::from(vec![1]);
-    }
-
-    #[test]
-    fn null_draws_match_the_dp_share_and_keep_the_generators_ordering() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        // half the rows the generator finds likely null (0.3), half unlikely (0.01)
-        let chances: Vec<f64> = (0..20_000)
-            .map(|i| if i % 2 == 0 { 0.3 } else { 0.01 })
-            .collect();
-        let nulls = draw_nulls(&chances, Some(0.06), &mut rng);
-        let share = nulls.iter().filter(|&&n| n).count() as f64 / nulls.len() as f64;
-        assert!((share - 0.06).abs() < 0.006, "share {share}");
-        let likely = nulls.iter().step_by(2).filter(|&&n| n).count();
-        let unlikely = nulls.iter().skip(1).step_by(2).filter(|&&n| n).count();
-        assert!(likely > 5 * unlikely, "{likely} vs {unlikely}");
-        // without a target the generator's chances stand
-        let nulls = draw_nulls(&chances, None, &mut rng);
-        let share = nulls.iter().filter(|&&n| n).count() as f64 / nulls.len() as f64;
-        assert!((share - 0.155).abs() < 0.01, "share {share}");
     }
 }

@@ -6,10 +6,12 @@
 //! within their (public or DP) bounds and hold only their (public or DP-discovered) categories;
 //! identifier columns never reach the model.
 
+mod decode;
 pub mod discover;
 mod encoder;
 mod fake;
 mod numeric;
+mod search;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use rand::Rng;
 
+pub use decode::{ColumnAdjustment, QuantileTable, RawBatch, sigmoid};
 pub use discover::{Need, NumericEncoding, PreprocessingDesign};
 pub use encoder::{
     CategoricalEncoder, ColumnEncoder, NumericEncoder, OutputHead, Provenance, Transform,
@@ -559,18 +562,20 @@ impl TableCodec {
         Ok(matrix)
     }
 
-    /// Decodes generator output (`rows x encoded_width`, continuous heads in [-1, 1],
-    /// categorical heads as probabilities) to a release batch. Categories and null indicators
-    /// are drawn from the probabilities with `rng`.
+    /// Decodes a batch of raw generator output (each head before its activation) to a
+    /// release batch, each learned column under its entry of `adjustments` (in the order of
+    /// [`Self::encoders`]; an empty slice adjusts nothing). Categories and nulls are drawn with
+    /// `rng`.
     pub fn decode<R: Rng>(
         &self,
-        generated: &[f32],
-        rows: usize,
+        raw: &RawBatch<'_>,
+        adjustments: &[ColumnAdjustment],
         rng: &mut R,
     ) -> Result<RecordBatch, SchemaError> {
-        let width = self.encoded_width();
+        let rows = raw.rows();
+        let unadjusted = ColumnAdjustment::default();
         let mut arrays: Vec<ArrayRef> = Vec::new();
-        let mut offset = 0;
+        let (mut offset, mut learned) = (0, 0);
         for plan in &self.columns {
             match &plan.role {
                 ColumnRole::Dropped => {}
@@ -578,8 +583,10 @@ impl TableCodec {
                     arrays.push(fake::fake_names(plan.field.as_ref(), rows, rng)?);
                 }
                 ColumnRole::Learned(encoder) => {
-                    arrays.push(encoder.decode(generated, rows, width, offset, rng)?);
+                    let adjustment = adjustments.get(learned).unwrap_or(&unadjusted);
+                    arrays.push(encoder.decode_raw(raw, offset, adjustment, rng)?);
                     offset += encoder.width();
+                    learned += 1;
                 }
             }
         }

@@ -7,14 +7,17 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_writer::{ArrowColumnWriter, compute_leaves};
 use datafusion::parquet::arrow::{ArrowWriter, parquet_to_arrow_schema};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
+use rayon::prelude::*;
 
 use super::remote::{RemoteUrl, redact_credentials};
 use super::{Location, StorageError, io_error};
@@ -244,8 +247,14 @@ pub struct StagedFile {
     pub rows: usize,
 }
 
+/// Rows in each row group the writer closes (the parquet crate's own default size).
+const ROW_GROUP_ROWS: usize = 1024 * 1024;
+
 /// Writes batches produced one at a time to one Parquet file (zstd), so memory stays bounded by
-/// one batch and the writer's row group buffer.
+/// one batch and the encoded row group in progress. Each batch's columns are encoded in
+/// parallel on rayon's threads (one column writer each), and the row group's column chunks are
+/// appended in schema order when it reaches [`ROW_GROUP_ROWS`] rows, so the file is the same as
+/// a serial writer's.
 pub fn write_parquet<I, E>(path: &Path, schema: SchemaRef, batches: I) -> Result<StagedFile, E>
 where
     I: IntoIterator<Item = Result<RecordBatch, E>>,
@@ -262,17 +271,71 @@ where
     let properties = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(write_error)?;
+    let (mut file_writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+        .and_then(ArrowWriter::into_serialized_writer)
+        .map_err(write_error)?;
+    // the row group being written; the next one's writers are made only once the last one
+    // is closed, so two row groups' buffers are never held at once
+    let mut group: Option<RowGroup> = None;
     let mut rows = 0;
     for batch in batches {
         let batch = batch?;
         rows += batch.num_rows();
-        writer.write(&batch).map_err(write_error)?;
+        let mut current = match group.take() {
+            Some(current) => current,
+            None => RowGroup {
+                writers: factory
+                    .create_column_writers(file_writer.flushed_row_groups().len())
+                    .map_err(write_error)?,
+                rows: 0,
+            },
+        };
+        current.write(&schema, &batch).map_err(write_error)?;
+        if current.rows >= ROW_GROUP_ROWS {
+            current.append_to(&mut file_writer).map_err(write_error)?;
+        } else {
+            group = Some(current);
+        }
     }
-    let file = writer.into_inner().map_err(write_error)?;
+    if let Some(last) = group {
+        last.append_to(&mut file_writer).map_err(write_error)?;
+    }
+    let file = file_writer.into_inner().map_err(write_error)?;
     file.sync_all().map_err(io_error(path))?;
     Ok(StagedFile {
         path: path.to_owned(),
         rows,
     })
+}
+
+/// The column writers of the row group being written.
+struct RowGroup {
+    writers: Vec<ArrowColumnWriter>,
+    rows: usize,
+}
+
+impl RowGroup {
+    /// Encodes `batch` into the writers, one column per rayon task.
+    fn write(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), ParquetError> {
+        let mut leaves = Vec::with_capacity(self.writers.len());
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, column)?);
+        }
+        self.writers
+            .par_iter_mut()
+            .zip(leaves.par_iter())
+            .try_for_each(|(writer, leaf)| writer.write(leaf))?;
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Closes the writers and appends their chunks to the file as one row group.
+    fn append_to(self, file: &mut SerializedFileWriter<File>) -> Result<(), ParquetError> {
+        let mut group = file.next_row_group()?;
+        for writer in self.writers {
+            writer.close()?.append_to_row_group(&mut group)?;
+        }
+        group.close()?;
+        Ok(())
+    }
 }
