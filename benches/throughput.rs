@@ -4,6 +4,9 @@
 //!
 //! The codec is fitted on Adult's train split as a run fits it (DP preprocessing); the tensors
 //! stepped on are random rows of the encoded width, since speed does not depend on the values.
+//! Private and non-private steps alternate, five repetitions of 40 steps each, and the ratio is
+//! the median of the five pairs. Generation of 1M and of 10M rows runs three times each, each
+//! time in a process of its own (so each peak memory is its own), and the medians are reported.
 
 use std::time::Instant;
 
@@ -19,6 +22,8 @@ use synthgate::{config, plan, storage};
 /// Steps per timed repetition, and repetitions (the median is reported).
 const STEPS: usize = 40;
 const REPETITIONS: usize = 5;
+/// Child processes per generation size (the medians are reported).
+const PROCESSES: usize = 3;
 /// Expected batch of the clipping comparison.
 const BATCH: usize = 512;
 
@@ -40,19 +45,29 @@ fn adam(vars: Vec<candle_core::Var>) -> Adam {
     .unwrap()
 }
 
-/// Seconds per step, median over the repetitions, of `step`.
-fn time_steps(mut step: impl FnMut()) -> f64 {
-    step(); // warm-up
-    let mut seconds: Vec<f64> = (0..REPETITIONS)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..STEPS {
-                step();
-            }
-            started.elapsed().as_secs_f64() / STEPS as f64
-        })
-        .collect();
-    median(&mut seconds)
+/// Seconds per step of `steps` calls of `step`.
+fn seconds_per_step(step: &mut impl FnMut()) -> f64 {
+    let started = Instant::now();
+    for _ in 0..STEPS {
+        step();
+    }
+    started.elapsed().as_secs_f64() / STEPS as f64
+}
+
+/// Seconds per step of `a` and of `b`, and the ratio `a / b`, each the median over the
+/// repetitions. The two alternate within each repetition, so a slow spell of a shared machine
+/// falls on both and the ratio stays fair.
+fn time_pair(mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64, f64) {
+    a(); // warm-up
+    b();
+    let (mut first, mut second, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..REPETITIONS {
+        let (x, y) = (seconds_per_step(&mut a), seconds_per_step(&mut b));
+        first.push(x);
+        second.push(y);
+        ratios.push(x / y);
+    }
+    (median(&mut first), median(&mut second), median(&mut ratios))
 }
 
 fn discriminator_steps(width: usize, hidden: &[usize]) {
@@ -69,33 +84,34 @@ fn discriminator_steps(width: usize, hidden: &[usize]) {
         noise_multiplier: 1.0,
         expected_batch_size: BATCH as f64,
     };
-    let private = time_steps(|| {
-        private_step(
-            &private_model,
-            &mut private_optimizer,
-            &real,
-            &fake,
-            parameters,
-            &mut rng,
-        )
-        .unwrap();
-    });
-
     let plain_model = Discriminator::new(width, hidden, &mut init, &device).unwrap();
     let mut plain_optimizer = adam(plain_model.vars());
-    let plain = time_steps(|| {
-        let real_loss = softplus(&plain_model.forward(&real).unwrap().neg().unwrap())
-            .unwrap()
-            .mean_all()
+    let (private, plain, ratio) = time_pair(
+        || {
+            private_step(
+                &private_model,
+                &mut private_optimizer,
+                &real,
+                &fake,
+                parameters,
+                &mut rng,
+            )
             .unwrap();
-        let fake_loss = softplus(&plain_model.forward(&fake).unwrap())
-            .unwrap()
-            .mean_all()
-            .unwrap();
-        plain_optimizer
-            .backward_step(&(real_loss + fake_loss).unwrap())
-            .unwrap();
-    });
+        },
+        || {
+            let real_loss = softplus(&plain_model.forward(&real).unwrap().neg().unwrap())
+                .unwrap()
+                .mean_all()
+                .unwrap();
+            let fake_loss = softplus(&plain_model.forward(&fake).unwrap())
+                .unwrap()
+                .mean_all()
+                .unwrap();
+            plain_optimizer
+                .backward_step(&(real_loss + fake_loss).unwrap())
+                .unwrap();
+        },
+    );
     println!(
         "discriminator {hidden:?} on width {width}, batch {BATCH} real + {BATCH} generated rows:"
     );
@@ -110,7 +126,7 @@ fn discriminator_steps(width: usize, hidden: &[usize]) {
         plain * 1e3,
         1.0 / plain
     );
-    println!("  private / non-private: {:.2}", private / plain);
+    println!("  private / non-private (median of {REPETITIONS} alternating pairs): {ratio:.2}");
 }
 
 /// Peak resident memory of this process so far, MiB (Linux's VmHWM).
@@ -121,49 +137,96 @@ fn peak_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-#[allow(clippy::result_large_err)]
+/// One generation run's figures, as a child process prints them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Generation {
+    /// rows per second to Parquet, and decoded without writing
+    parquet: f64,
+    decoded: f64,
+    file_mib: f64,
+    /// the process's peak resident memory, and that peak before generation began (MiB)
+    peak_mib: f64,
+    setup_peak_mib: f64,
+}
+
+/// Generates `rows` rows of `codec`'s schema once to Parquet and once decoded but not written
+/// (for the split of the time), with an untrained generator of the plan's size.
 fn generate(codec: &TableCodec, training: &synthgate::train::TrainingPlan, rows: usize) {
-    let device = Device::Cpu;
-    let mut init = InitRng::from_seed(2);
     let generator = Generator::new(
         training.latent_dim,
         &training.generator,
         codec.heads(),
         codec.encoded_width(),
-        &mut init,
-        &device,
+        &mut InitRng::from_seed(2),
+        &Device::Cpu,
     )
     .unwrap();
+    let setup_peak_mib = peak_mib().unwrap_or(f64::NAN);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("synthetic.parquet");
+
     let started = Instant::now();
-    let calibration =
-        synthgate::sample::Calibration::fit(&generator, codec, &mut init, &device).unwrap();
-    let batches = synthgate::sample::sample_batches(
-        &generator,
-        codec,
-        &calibration,
-        rows,
-        &mut init,
-        &device,
-    )
-    .map(|b| b.map_err(synthgate::Error::from));
-    let staged =
-        storage::write_parquet::<_, synthgate::Error>(&path, codec.output_schema(), batches)
-            .unwrap();
-    let seconds = started.elapsed().as_secs_f64();
-    let bytes = std::fs::metadata(&path).unwrap().len();
+    let sampler = synthgate::sample::Sampler::new(&generator, codec, true, 2).unwrap();
+    let staged = sampler
+        .with_batches(rows, |batches| {
+            let batches = batches.map(|b| b.map_err(anyhow::Error::from));
+            storage::write_parquet::<_, anyhow::Error>(&path, codec.output_schema(), batches)
+        })
+        .unwrap();
+    assert_eq!(staged.rows, rows);
+    let parquet = rows as f64 / started.elapsed().as_secs_f64();
+    let file_mib = std::fs::metadata(&path).unwrap().len() as f64 / 1048576.0;
+
+    let started = Instant::now();
+    let sampler = synthgate::sample::Sampler::new(&generator, codec, true, 2).unwrap();
+    let count: usize = sampler.batches(rows).map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(count, rows);
+    let decoded = rows as f64 / started.elapsed().as_secs_f64();
+    let figures = Generation {
+        parquet,
+        decoded,
+        file_mib,
+        peak_mib: peak_mib().unwrap_or(f64::NAN),
+        setup_peak_mib,
+    };
+    println!("{}", serde_json::to_string(&figures).unwrap());
+}
+
+/// Runs generation of `rows` rows in [`PROCESSES`] child processes and prints the medians;
+/// returns the median peak memory.
+fn generation_processes(training: &synthgate::train::TrainingPlan, rows: usize) -> f64 {
+    let runs: Vec<Generation> = (0..PROCESSES)
+        .map(|_| {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .env("SYNTHGATE_BENCH_GENERATE", rows.to_string())
+                .env("RUST_LOG", "warn")
+                .output()
+                .unwrap();
+            assert!(output.status.success());
+            let line = String::from_utf8(output.stdout).unwrap();
+            serde_json::from_str(line.trim()).unwrap()
+        })
+        .collect();
+    let of = |f: fn(&Generation) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+    let peak = of(|g| g.peak_mib);
     println!(
-        "generation of {} rows to Parquet: {seconds:.2} s, {:.0} rows/s, {:.1} MiB file, peak memory {:.0} MiB",
-        staged.rows,
-        staged.rows as f64 / seconds,
-        bytes as f64 / 1048576.0,
-        peak_mib().unwrap_or(f64::NAN)
+        "generation of {rows} rows (generator {:?}, latent {}), medians of {PROCESSES} processes: \
+         {:.0} rows/s to Parquet ({:.1} MiB file), {:.0} rows/s decoded without writing; \
+         peak memory {peak:.0} MiB ({:.0} MiB before generation)",
+        training.generator,
+        training.latent_dim,
+        of(|g| g.parquet),
+        of(|g| g.file_mib),
+        of(|g| g.decoded),
+        of(|g| g.setup_peak_mib),
     );
+    peak
 }
 
 #[tokio::main]
 async fn main() {
+    // as the synthgate binary does, so that peak memory is the binary's
+    synthgate::sample::limit_malloc_arenas();
     let pipeline = config::load(
         &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/adult.toml"),
         &[],
@@ -184,7 +247,7 @@ async fn main() {
         )
         .unwrap();
 
-    // One process per generation size, so each peak is its own.
+    // One process per generation run, so each peak is its own.
     if let Ok(rows) = std::env::var("SYNTHGATE_BENCH_GENERATE") {
         generate(&codec, &plan.training, rows.parse().unwrap());
         return;
@@ -194,12 +257,10 @@ async fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     discriminator_steps(codec.encoded_width(), &plan.training.discriminator);
-    for rows in [1_000_000usize, 10_000_000] {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .env("SYNTHGATE_BENCH_GENERATE", rows.to_string())
-            .env("RUST_LOG", "warn")
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
+    let small = generation_processes(&plan.training, 1_000_000);
+    let large = generation_processes(&plan.training, 10_000_000);
+    println!(
+        "peak memory, 10M rows against 1M: {:+.1} %",
+        100.0 * (large / small - 1.0)
+    );
 }
