@@ -698,6 +698,71 @@ mod tests {
         assert!((100.0..500.0).contains(&median), "{median}");
     }
 
+    /// Fits `values` (an Int64 column) twenty times with fresh noise.
+    fn fits(values: &[Option<i64>]) -> Vec<NumericEncoder> {
+        let (field, array) = int_column(values.to_vec());
+        let numeric = numeric::numeric_type(&DataType::Int64).unwrap();
+        let need = Need::Numeric {
+            numeric,
+            encoding: NumericEncoding::Quantile,
+        };
+        let design = design_for(std::slice::from_ref(&need), 3.0, values.len());
+        let mut rng = PrivacyRng::from_os();
+        (0..20)
+            .map(|_| {
+                fit_numeric(
+                    &field,
+                    numeric,
+                    NumericEncoding::Quantile,
+                    &array,
+                    &design,
+                    &mut rng,
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_range_ends_near_the_data_not_at_the_end_of_its_octave() {
+        // ages 17 to 90, about 270 rows each: the octave range is 16..=127; an empty fine bin
+        // passes the tail threshold with probability 0.01, so the one holding 127 almost never
+        // does, and the range mostly stops within a bin of 90
+        let ages: Vec<Option<i64>> = (0..20_000).map(|i| Some(17 + i % 74)).collect();
+        let fitted = fits(&ages);
+        for encoder in &fitted {
+            assert!(encoder.low <= 17.0 && encoder.high >= 90.0, "{encoder:?}");
+        }
+        let at_octave_end = fitted.iter().filter(|e| e.high >= 127.0).count();
+        assert!(at_octave_end <= 3, "{at_octave_end} of 20 fits reach 127");
+        let near = fitted.iter().filter(|e| e.high <= 100.0).count();
+        assert!(near >= 10, "only {near} of 20 fits end by 100");
+    }
+
+    #[test]
+    fn a_range_of_few_integers_gets_a_bin_per_value() {
+        // years of education, 1 to 16, 1,250 rows each: the octaves reach 31, fewer values than
+        // the bins the rows allow, so every bin holds one value. A fit misses when one of the 15
+        // empty bins past 16 passes the tail threshold (1 % each) or, far rarer, an empty octave
+        // passes the range threshold
+        let years: Vec<Option<i64>> = (0..20_000).map(|i| Some(1 + i % 16)).collect();
+        let exact = fits(&years)
+            .iter()
+            .filter(|encoder| {
+                let Transform::Cdf { edges, .. } = &encoder.transform else {
+                    panic!("expected the quantile transform");
+                };
+                encoder.low == 1.0
+                    && encoder.high == 16.0
+                    && edges.windows(2).all(|w| w[1] - w[0] == 1.0)
+            })
+            .count();
+        assert!(
+            exact >= 10,
+            "only {exact} of 20 fits are one bin per value over 1..=16"
+        );
+    }
+
     #[test]
     fn a_column_of_unique_strings_is_refused_as_an_identifier() {
         let field = Field::new("email", DataType::Utf8, false);
