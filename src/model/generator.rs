@@ -82,8 +82,9 @@ impl Generator {
     }
 
     /// The head's outputs before each column's activation, without gradients: (batch,
-    /// output_width).
-    pub fn raw_outputs(&self, zs: &Tensor) -> candle_core::Result<Tensor> {
+    /// output_width). The reference the frozen generator is tested against.
+    #[cfg(test)]
+    pub(crate) fn raw_outputs(&self, zs: &Tensor) -> candle_core::Result<Tensor> {
         Ok(self.raw(zs)?.detach())
     }
 

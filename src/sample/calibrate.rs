@@ -59,8 +59,7 @@ impl Calibration {
                 }
                 ColumnEncoder::Categorical(e) => {
                     let null_slot = e.null_slot();
-                    let slots: Vec<usize> =
-                        (0..e.width()).filter(|&s| Some(s) != null_slot).collect();
+                    let slots = e.non_null_slots();
                     if let (true, Some(shares)) = (marginals, &e.shares) {
                         let probabilities = softmax_rows(pool, offset, &slots);
                         let factors = fit_factors(&probabilities, slots.len(), shares);

@@ -112,11 +112,6 @@ impl QuantileTable {
         Self { quantiles, index }
     }
 
-    /// The quantiles.
-    pub fn quantiles(&self) -> &[f32] {
-        &self.quantiles
-    }
-
     /// The share of the table below `value`, interpolated linearly between neighbouring
     /// quantiles; a value that several quantiles equal (a generator saturated at the end of its
     /// range) gets a uniform draw over their span.
@@ -196,10 +191,7 @@ impl CategoricalEncoder {
     ) -> Result<ArrayRef, SchemaError> {
         let (rows, count) = (raw.rows(), self.categories.len());
         let null_slot = self.null_slot();
-        // the non-null slots: categories, then "other"
-        let slots: Vec<usize> = (0..self.width())
-            .filter(|&s| Some(s) != null_slot)
-            .collect();
+        let slots = self.non_null_slots();
         let factors: Vec<f32> = match &adjustment.log_factors {
             Some(log) if log.len() == slots.len() => log.iter().map(|f| f.exp()).collect(),
             _ => vec![1.0; slots.len()],

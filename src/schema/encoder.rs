@@ -287,6 +287,14 @@ impl CategoricalEncoder {
         self.nulls.then_some(self.categories.len())
     }
 
+    /// The slots other than null, from the column's offset: the categories, then "other".
+    pub fn non_null_slots(&self) -> Vec<usize> {
+        let null_slot = self.null_slot();
+        (0..self.width())
+            .filter(|&s| Some(s) != null_slot)
+            .collect()
+    }
+
     fn other_slot(&self) -> usize {
         self.categories.len() + usize::from(self.nulls)
     }
